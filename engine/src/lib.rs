@@ -1,0 +1,1 @@
+//! Domain model, event folding and explained scoring.

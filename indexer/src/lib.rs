@@ -1,0 +1,1 @@
+//! Durable projection of the event log.
