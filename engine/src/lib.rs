@@ -1,1 +1,3 @@
 //! Domain model, event folding and explained scoring.
+pub mod codice_fiscale;
+pub mod reference;

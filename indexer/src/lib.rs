@@ -1,1 +1,3 @@
 //! Durable projection of the event log.
+pub mod journal;
+pub mod snapshot;

@@ -1,0 +1,1 @@
+//! Codice fiscale validation (placeholder until delivered).

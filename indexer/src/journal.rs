@@ -1,0 +1,1 @@
+//! Journal (placeholder until delivered).
