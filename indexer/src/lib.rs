@@ -1,3 +1,8 @@
-//! Durable projection of the event log.
+//! The durable projection of incontra's event log: the embedded journal,
+//! snapshots, the tantivy index, and the ingestion edge that decodes and
+//! validates wire events before anything is written.
+pub mod decode;
 pub mod journal;
+pub mod projection;
 pub mod snapshot;
+pub mod text_index;

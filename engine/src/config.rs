@@ -1,0 +1,142 @@
+//! Scoring configuration: criterion weights and the tuning constants of each
+//! criterion, read from a TOML file so ranking policy changes need no build.
+
+use serde::{Deserialize, Serialize};
+
+/// The default configuration shipped with the code (`config/scoring.toml`).
+pub const DEFAULT_SCORING_TOML: &str = include_str!("../../config/scoring.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("scoring configuration is not valid TOML: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("scoring configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    pub profession: f64,
+    pub skills: f64,
+    pub text: f64,
+    pub distance: f64,
+    pub experience: f64,
+    pub education: f64,
+    pub languages: f64,
+    pub licences: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistanceConfig {
+    pub road_factor: f64,
+    pub decay_km: f64,
+    pub default_max_km: u32,
+    pub max_search_km: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillsConfig {
+    pub declared_credit: f64,
+    pub required_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperienceConfig {
+    pub full_credit_months: u32,
+    pub relevant_depth: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringConfig {
+    pub weights: Weights,
+    pub distance: DistanceConfig,
+    pub skills: SkillsConfig,
+    pub experience: ExperienceConfig,
+}
+
+impl ScoringConfig {
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: ScoringConfig = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The configuration compiled in from `config/scoring.toml`.
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        Self::from_toml(DEFAULT_SCORING_TOML)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let w = &self.weights;
+        let all = [
+            w.profession,
+            w.skills,
+            w.text,
+            w.distance,
+            w.experience,
+            w.education,
+            w.languages,
+            w.licences,
+        ];
+        if all.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return Err(ConfigError::Invalid(
+                "weights must be finite and >= 0".into(),
+            ));
+        }
+        if all.iter().sum::<f64>() <= 0.0 {
+            return Err(ConfigError::Invalid(
+                "at least one weight must be > 0".into(),
+            ));
+        }
+        if !(self.distance.road_factor >= 1.0 && self.distance.decay_km > 0.0) {
+            return Err(ConfigError::Invalid(
+                "distance.road_factor must be >= 1 and decay_km > 0".into(),
+            ));
+        }
+        for (name, x) in [
+            ("skills.declared_credit", self.skills.declared_credit),
+            ("skills.required_share", self.skills.required_share),
+        ] {
+            if !(0.0..=1.0).contains(&x) {
+                return Err(ConfigError::Invalid(format!("{name} must be in [0,1]")));
+            }
+        }
+        if !(1..=5).contains(&self.experience.relevant_depth) {
+            return Err(ConfigError::Invalid(
+                "experience.relevant_depth must be 1..=5".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses() {
+        let c = ScoringConfig::embedded_default().unwrap();
+        assert!(c.weights.profession > 0.0);
+    }
+
+    #[test]
+    fn negative_weight_is_refused() {
+        let text = DEFAULT_SCORING_TOML.replace("profession = 0.28", "profession = -1.0");
+        assert!(matches!(
+            ScoringConfig::from_toml(&text),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let text = format!("{DEFAULT_SCORING_TOML}\n[extra]\nx = 1\n");
+        assert!(ScoringConfig::from_toml(&text).is_err());
+    }
+}

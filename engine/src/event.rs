@@ -1,0 +1,135 @@
+//! Domain events: what the engine folds. Wire formats (protobuf envelopes)
+//! are converted into these at the ingestion edge, which also validates and
+//! pseudonymises them; a value of these types is therefore always applicable.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    CandidateProfile, ContractType, Day, Employer, PersonalData, ProtectedCategory, VacancySpec,
+};
+
+/// Which stream an entity belongs to. Versions are monotonic per kind and
+/// entity id, because the same person is both a candidacy and an employment
+/// record, fed by different systems with their own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EntityKind {
+    Vacancy,
+    Candidacy,
+    Employment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMeta {
+    pub event_id: String,
+    pub entity_id: String,
+    pub entity_version: u64,
+    pub occurred_at_ms: i64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub meta: EventMeta,
+    pub payload: EventPayload,
+}
+
+impl Event {
+    pub fn kind(&self) -> EntityKind {
+        match self.payload {
+            EventPayload::Vacancy(_) => EntityKind::Vacancy,
+            EventPayload::Candidacy(_) => EntityKind::Candidacy,
+            EventPayload::Employment(_) => EntityKind::Employment,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventPayload {
+    Vacancy(VacancyEvent),
+    Candidacy(CandidacyEvent),
+    /// A comunicazione obbligatoria about the worker named by `entity_id`
+    /// (their pseudonym).
+    Employment(ComunicazioneObbligatoria),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum VacancyEvent {
+    Published(VacancySpec),
+    Updated(VacancySpec),
+    PositionsFilled { count: u32 },
+    Closed,
+    Withdrawn { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CandidacyEvent {
+    Registered {
+        personal: PersonalData,
+        /// Keyed pseudonym of `personal.codice_fiscale`.
+        person: String,
+        did_day: Day,
+        profile: CandidateProfile,
+        protected_category: ProtectedCategory,
+    },
+    ProfileUpdated(CandidateProfile),
+    AvailabilityChanged {
+        available: bool,
+        reason: String,
+    },
+    Withdrawn {
+        reason: String,
+    },
+}
+
+/// A comunicazione obbligatoria (CO): the legal notice every employer in
+/// Italy sends for each hire, extension, transformation and termination
+/// (modello Unificato LAV). The worker is the envelope's entity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComunicazioneObbligatoria {
+    /// Codice comunicazione (16 characters).
+    pub code: String,
+    pub action: CoAction,
+    /// For a rettifica or annullamento: the notice it corrects.
+    pub previous_code: String,
+    pub datore: Employer,
+    pub workplace_comune: String,
+    pub quadro: CoQuadro,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CoAction {
+    Original,
+    /// Rettifica: replaces the content of `previous_code`.
+    Rettifica,
+    /// Annullamento: `previous_code` never happened.
+    Annullamento,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CoQuadro {
+    Assunzione {
+        start_day: Day,
+        /// `None` for an open-ended contract.
+        end_day: Option<Day>,
+        contract_code: String,
+        contract_type: ContractType,
+        profession_code: String,
+        ccnl: String,
+        hours_percent: u32,
+    },
+    Proroga {
+        new_end_day: Day,
+    },
+    Trasformazione {
+        day: Day,
+        contract_type: ContractType,
+        contract_code: String,
+        hours_percent: u32,
+    },
+    Cessazione {
+        day: Day,
+        cause: String,
+    },
+    /// An annullamento carries no quadro of its own.
+    None,
+}

@@ -1,0 +1,299 @@
+//! Ranked lists in both directions: candidates for a vacancy (the
+//! preselection list) and vacancies for a candidate.
+//!
+//! Only comuni within the largest reachable distance are visited, so a list
+//! costs in proportion to the local population, not the whole register.
+//! Sentences are built only for the returned top of the list.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use crate::model::{Candidate, Vacancy};
+use crate::scoring::{CandidateFacts, Context, Contribution, HardFilter, RequestFilters};
+use crate::state::State;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum MatchError {
+    #[error("unknown vacancy {0}")]
+    UnknownVacancy(String),
+    #[error("unknown candidate {0}")]
+    UnknownCandidate(String),
+    #[error("comune {0} is not in the reference data")]
+    UnknownComune(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub limit: usize,
+    pub filters: RequestFilters,
+    pub min_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// Candidate id or vacancy id, depending on the direction.
+    pub id: String,
+    pub score: f64,
+    pub distance_km: f64,
+    pub contributions: Vec<Contribution>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RankedList {
+    pub items: Vec<Ranked>,
+    /// Pairs looked at (within reach), and how many each filter excluded.
+    pub considered: u64,
+    pub excluded: BTreeMap<&'static str, u64>,
+}
+
+/// Heap entry ordered so the heap's top is the worst kept item.
+struct Kept {
+    score: f64,
+    id: String,
+    distance_km: f64,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    /// Better = higher score, then smaller id (deterministic ties).
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Kept>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+    fn offer(&mut self, score: f64, id: &str, distance_km: f64) {
+        if self.k == 0 {
+            return;
+        }
+        if self.heap.len() == self.k {
+            if let Some(worst) = self.heap.peek() {
+                let better =
+                    score > worst.score || (score == worst.score && id < worst.id.as_str());
+                if !better {
+                    return;
+                }
+            }
+        }
+        self.heap.push(Kept {
+            score,
+            id: id.to_owned(),
+            distance_km,
+        });
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+    }
+    /// Best first.
+    fn into_sorted(self) -> Vec<Kept> {
+        let mut v = self.heap.into_vec();
+        v.sort();
+        v
+    }
+}
+
+fn facts<'s>(state: &'s State, candidate: &Candidate) -> CandidateFacts<'s> {
+    CandidateFacts {
+        employment: state.employment_of(candidate),
+        protected: state.protected_category(&candidate.id),
+    }
+}
+
+/// Comuni whose centre lies within `km` of `origin`.
+fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<&'r str> {
+    ctx.reference
+        .comuni()
+        .iter()
+        .filter(|c| ctx.road_km(origin, &c.istat_code).is_some_and(|d| d <= km))
+        .map(|c| c.istat_code.as_str())
+        .collect()
+}
+
+/// The preselection list for a vacancy. `text` gives each candidate's text
+/// relevance in [0,1] (absent = 0).
+pub fn match_candidates(
+    state: &State,
+    ctx: &Context<'_>,
+    vacancy_id: &str,
+    request: &ListRequest,
+    text: &HashMap<String, f64>,
+) -> Result<RankedList, MatchError> {
+    let vacancy = state
+        .vacancy(vacancy_id)
+        .ok_or_else(|| MatchError::UnknownVacancy(vacancy_id.to_owned()))?;
+    let origin = &vacancy.spec.workplace_comune;
+    if ctx.reference.comune(origin).is_none() {
+        return Err(MatchError::UnknownComune(origin.clone()));
+    }
+    let mut reach = f64::from(ctx.config.distance.max_search_km);
+    if request.filters.max_distance_km > 0 {
+        reach = reach.min(f64::from(request.filters.max_distance_km));
+    }
+    let mut list = RankedList::default();
+    let mut top = TopK::new(request.limit);
+    for comune in comuni_within(ctx, origin, reach) {
+        for id in state.candidate_ids_in(comune) {
+            let Some(candidate) = state.candidate(id) else {
+                continue;
+            };
+            list.considered += 1;
+            let (verdicts, distance) = ctx.hard_filters(
+                vacancy,
+                candidate,
+                facts(state, candidate),
+                &request.filters,
+                false,
+            );
+            if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
+                *list.excluded.entry(failed.filter.name()).or_default() += 1;
+                continue;
+            }
+            let km = distance.unwrap_or(reach);
+            let relevance = text.get(id).copied().unwrap_or(0.0);
+            let score = ctx
+                .similarities(vacancy, candidate, km, relevance)
+                .score(ctx.config);
+            if score >= request.min_score {
+                top.offer(score, id, km);
+            }
+        }
+    }
+    for kept in top.into_sorted() {
+        let Some(candidate) = state.candidate(&kept.id) else {
+            continue;
+        };
+        let relevance = text.get(&kept.id).copied().unwrap_or(0.0);
+        let sims = ctx.similarities(vacancy, candidate, kept.distance_km, relevance);
+        let contributions = ctx.contributions(vacancy, candidate, kept.distance_km, &sims);
+        list.items.push(Ranked {
+            score: contributions.iter().map(|c| c.contribution).sum(),
+            id: kept.id,
+            distance_km: kept.distance_km,
+            contributions,
+        });
+    }
+    Ok(list)
+}
+
+/// Vacancies for a candidate, best first. `text` gives each vacancy's text
+/// relevance to the candidate's profile in [0,1].
+pub fn match_vacancies(
+    state: &State,
+    ctx: &Context<'_>,
+    candidate_id: &str,
+    request: &ListRequest,
+    text: &HashMap<String, f64>,
+) -> Result<RankedList, MatchError> {
+    let candidate = state
+        .candidate(candidate_id)
+        .ok_or_else(|| MatchError::UnknownCandidate(candidate_id.to_owned()))?;
+    let origin = &candidate.profile.domicile_comune;
+    if ctx.reference.comune(origin).is_none() {
+        return Err(MatchError::UnknownComune(origin.clone()));
+    }
+    let reach = f64::from(ctx.distance_limit(candidate, &request.filters));
+    let facts = facts(state, candidate);
+    let mut list = RankedList::default();
+    let mut top = TopK::new(request.limit);
+    for comune in comuni_within(ctx, origin, reach) {
+        for id in state.vacancy_ids_in(comune) {
+            let Some(vacancy) = state.vacancy(id) else {
+                continue;
+            };
+            if !vacancy.is_open_on(ctx.today) {
+                continue;
+            }
+            list.considered += 1;
+            let (verdicts, distance) =
+                ctx.hard_filters(vacancy, candidate, facts, &request.filters, false);
+            if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
+                *list.excluded.entry(failed.filter.name()).or_default() += 1;
+                continue;
+            }
+            let km = distance.unwrap_or(reach);
+            let relevance = text.get(id).copied().unwrap_or(0.0);
+            let score = ctx
+                .similarities(vacancy, candidate, km, relevance)
+                .score(ctx.config);
+            if score >= request.min_score {
+                top.offer(score, id, km);
+            }
+        }
+    }
+    for kept in top.into_sorted() {
+        let Some(vacancy) = state.vacancy(&kept.id) else {
+            continue;
+        };
+        let relevance = text.get(&kept.id).copied().unwrap_or(0.0);
+        let sims = ctx.similarities(vacancy, candidate, kept.distance_km, relevance);
+        let contributions = ctx.contributions(vacancy, candidate, kept.distance_km, &sims);
+        list.items.push(Ranked {
+            score: contributions.iter().map(|c| c.contribution).sum(),
+            id: kept.id,
+            distance_km: kept.distance_km,
+            contributions,
+        });
+    }
+    Ok(list)
+}
+
+/// Both sides of a pair, for `Explain`.
+pub fn explain<'s>(
+    state: &'s State,
+    ctx: &Context<'_>,
+    vacancy_id: &str,
+    candidate_id: &str,
+    text_relevance: f64,
+) -> Result<(&'s Vacancy, crate::scoring::Evaluation), MatchError> {
+    let vacancy = state
+        .vacancy(vacancy_id)
+        .ok_or_else(|| MatchError::UnknownVacancy(vacancy_id.to_owned()))?;
+    let candidate = state
+        .candidate(candidate_id)
+        .ok_or_else(|| MatchError::UnknownCandidate(candidate_id.to_owned()))?;
+    Ok((
+        vacancy,
+        ctx.evaluate(vacancy, candidate, facts(state, candidate), text_relevance),
+    ))
+}
+
+/// Stable order of filter names in responses.
+pub fn filter_order(name: &str) -> usize {
+    [
+        HardFilter::VacancyOpen,
+        HardFilter::Availability,
+        HardFilter::Location,
+        HardFilter::Distance,
+        HardFilter::Contract,
+        HardFilter::Hours,
+        HardFilter::ReservedQuota,
+        HardFilter::Cpi,
+    ]
+    .iter()
+    .position(|f| f.name() == name)
+    .unwrap_or(usize::MAX)
+}

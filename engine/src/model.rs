@@ -1,0 +1,307 @@
+//! The domain model: vacancies, candidates and employment records as the
+//! engine keeps them after folding the event streams.
+//!
+//! Dates are whole days since the Unix epoch (`Day`); the engine never reads
+//! the wall clock, so folding is deterministic and queries say which day they
+//! are evaluated on.
+
+use serde::{Deserialize, Serialize};
+
+/// Days since 1970-01-01 (UTC).
+pub type Day = i32;
+
+/// Formats a [`Day`] the Italian way (dd/mm/yyyy) for reasons read aloud.
+pub fn format_day(day: Day) -> String {
+    chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
+        .map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_else(|| format!("giorno {day}"))
+}
+
+/// Converts a calendar date to a [`Day`]; `None` for an impossible date.
+pub fn day_from_ymd(year: i32, month: u32, day: u32) -> Option<Day> {
+    let date = chrono::NaiveDate::from_ymd_opt(year, month, day)?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    i32::try_from((date - epoch).num_days()).ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum ContractType {
+    #[default]
+    Unspecified,
+    Indeterminato,
+    Determinato,
+    Somministrazione,
+    Apprendistato,
+    Tirocinio,
+    Intermittente,
+    Stagionale,
+}
+
+impl ContractType {
+    /// Italian name as used on the Unificato LAV form.
+    pub fn label(self) -> &'static str {
+        match self {
+            ContractType::Unspecified => "non specificato",
+            ContractType::Indeterminato => "tempo indeterminato",
+            ContractType::Determinato => "tempo determinato",
+            ContractType::Somministrazione => "somministrazione",
+            ContractType::Apprendistato => "apprendistato",
+            ContractType::Tirocinio => "tirocinio",
+            ContractType::Intermittente => "lavoro intermittente",
+            ContractType::Stagionale => "lavoro stagionale",
+        }
+    }
+}
+
+/// Highest level of education, ordered from none to doctorate.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+pub enum EducationLevel {
+    #[default]
+    Unspecified,
+    None,
+    LicenzaMedia,
+    QualificaProfessionale,
+    Diploma,
+    Its,
+    LaureaTriennale,
+    LaureaMagistrale,
+    Dottorato,
+}
+
+impl EducationLevel {
+    pub fn label(self) -> &'static str {
+        match self {
+            EducationLevel::Unspecified => "non indicato",
+            EducationLevel::None => "nessun titolo",
+            EducationLevel::LicenzaMedia => "licenza media",
+            EducationLevel::QualificaProfessionale => "qualifica professionale",
+            EducationLevel::Diploma => "diploma",
+            EducationLevel::Its => "diploma ITS",
+            EducationLevel::LaureaTriennale => "laurea triennale",
+            EducationLevel::LaureaMagistrale => "laurea magistrale",
+            EducationLevel::Dottorato => "dottorato",
+        }
+    }
+}
+
+/// CEFR language level; `Unspecified` sorts below A1.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+pub enum Cefr {
+    #[default]
+    Unspecified,
+    A1,
+    A2,
+    B1,
+    B2,
+    C1,
+    C2,
+}
+
+impl Cefr {
+    pub fn label(self) -> &'static str {
+        match self {
+            Cefr::Unspecified => "livello non indicato",
+            Cefr::A1 => "A1",
+            Cefr::A2 => "A2",
+            Cefr::B1 => "B1",
+            Cefr::B2 => "B2",
+            Cefr::C1 => "C1",
+            Cefr::C2 => "C2",
+        }
+    }
+}
+
+/// Vacancies reserved under L.68/99 (collocamento mirato).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum ReservedQuota {
+    #[default]
+    None,
+    /// Art. 1: persons with disabilities.
+    Art1,
+    /// Art. 18: orphans, widows and other protected categories.
+    Art18,
+}
+
+/// A person's L.68/99 registration. Health data (GDPR art. 9): used only to
+/// decide eligibility for reserved vacancies, never as a score feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum ProtectedCategory {
+    #[default]
+    None,
+    Art1,
+    Art18,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum TargetProgramme {
+    #[default]
+    None,
+    Gol,
+    Tirocinio,
+    Apprendistato,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum IncomeSupport {
+    #[default]
+    None,
+    Naspi,
+    DisColl,
+    Adi,
+    Sfl,
+}
+
+/// Path of the GOL programme (Garanzia di occupabilità dei lavoratori).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum GolPath {
+    #[default]
+    None,
+    Reinserimento,
+    Upskilling,
+    Reskilling,
+    LavoroEInclusione,
+    RicollocazioneCollettiva,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Employer {
+    pub fiscal_code: String,
+    pub name: String,
+    pub ateco_code: String,
+    pub employees: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LanguageSkill {
+    /// ISO 639-1 code.
+    pub language: String,
+    pub level: Cefr,
+}
+
+/// What an employer asks for: the content of a published or updated vacancy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct VacancySpec {
+    pub title: String,
+    pub description: String,
+    pub employer: Employer,
+    /// ISTAT code of the workplace comune.
+    pub workplace_comune: String,
+    /// ISTAT CP2011 code (any level).
+    pub profession_code: String,
+    pub required_skills: Vec<String>,
+    pub preferred_skills: Vec<String>,
+    pub min_education: EducationLevel,
+    pub languages: Vec<LanguageSkill>,
+    pub driving_licences: Vec<String>,
+    pub min_experience_months: u32,
+    pub contract_type: ContractType,
+    pub contract_months: u32,
+    /// Share of full time, in percent.
+    pub hours_percent: u32,
+    pub shifts: bool,
+    pub nights: bool,
+    pub weekends: bool,
+    pub gross_monthly_pay_eur: u32,
+    pub positions: u32,
+    pub reserved_quota: ReservedQuota,
+    pub target_programme: TargetProgramme,
+    pub valid_from_day: Day,
+    /// 0 when open-ended.
+    pub valid_until_day: Day,
+    pub cpi_code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VacancyStatus {
+    Open,
+    Closed,
+    Withdrawn,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vacancy {
+    pub id: String,
+    pub spec: VacancySpec,
+    pub status: VacancyStatus,
+    pub positions_filled: u32,
+    pub published_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+impl Vacancy {
+    pub fn open_positions(&self) -> u32 {
+        self.spec.positions.saturating_sub(self.positions_filled)
+    }
+
+    /// Open, with positions left and within its validity window on `today`.
+    pub fn is_open_on(&self, today: Day) -> bool {
+        self.status == VacancyStatus::Open
+            && self.open_positions() > 0
+            && (self.spec.valid_until_day == 0 || self.spec.valid_until_day >= today)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct WorkExperience {
+    pub profession_code: String,
+    pub ateco_code: String,
+    pub months: u32,
+    pub description: String,
+}
+
+/// What a person offers and accepts: the part of the SAP (scheda anagrafica
+/// professionale) the engine scores on. Personal data lives apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CandidateProfile {
+    pub domicile_comune: String,
+    pub max_distance_km: u32,
+    pub own_vehicle: bool,
+    pub desired_professions: Vec<String>,
+    pub experience: Vec<WorkExperience>,
+    pub skills: Vec<String>,
+    pub certified_skills: Vec<String>,
+    pub education: EducationLevel,
+    pub languages: Vec<LanguageSkill>,
+    pub driving_licences: Vec<String>,
+    /// Empty means every contract type is accepted.
+    pub accepted_contracts: Vec<ContractType>,
+    pub min_hours_percent: u32,
+    pub max_hours_percent: u32,
+    pub income_support: IncomeSupport,
+    pub gol_path: GolPath,
+    pub cpi_code: String,
+    pub vulnerable: bool,
+    pub summary: String,
+    pub monthly_benefit_eur: u32,
+}
+
+/// Identifying data of a person. Kept out of [`Candidate`] so that nothing
+/// that scores can read it and an API edge can withhold it wholesale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PersonalData {
+    pub codice_fiscale: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub id: String,
+    /// Keyed pseudonym of the codice fiscale: joins comunicazioni
+    /// obbligatorie to the candidacy without keeping the code in the index.
+    pub person: String,
+    /// Day of the DID (dichiarazione di immediata disponibilità), from which
+    /// unemployment duration is counted.
+    pub did_day: Day,
+    pub profile: CandidateProfile,
+    pub available: bool,
+    pub withdrawn: bool,
+    pub registered_at_ms: i64,
+    pub updated_at_ms: i64,
+}

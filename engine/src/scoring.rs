@@ -1,0 +1,735 @@
+//! Explained scoring of one candidate against one vacancy: the hard filters
+//! that decide eligibility and the weighted soft criteria that rank.
+//!
+//! Every number comes with an Italian sentence an operator can read aloud.
+//! Similarities are computed first, without text, so a ranked list builds
+//! sentences only for the candidates it returns.
+
+use crate::config::ScoringConfig;
+use crate::employment::EmploymentRecord;
+use crate::model::{
+    format_day, Candidate, Day, ProtectedCategory, ReservedQuota, Vacancy, VacancyStatus,
+};
+use crate::reference::{haversine_km, ReferenceData};
+
+/// Soft criteria, in the order of `Similarities`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Criterion {
+    Profession,
+    Skills,
+    Text,
+    Distance,
+    Experience,
+    Education,
+    Languages,
+    Licences,
+}
+
+impl Criterion {
+    pub const ALL: [Criterion; 8] = [
+        Criterion::Profession,
+        Criterion::Skills,
+        Criterion::Text,
+        Criterion::Distance,
+        Criterion::Experience,
+        Criterion::Education,
+        Criterion::Languages,
+        Criterion::Licences,
+    ];
+
+    /// Stable name used in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Criterion::Profession => "profession",
+            Criterion::Skills => "skills",
+            Criterion::Text => "text",
+            Criterion::Distance => "distance",
+            Criterion::Experience => "experience",
+            Criterion::Education => "education",
+            Criterion::Languages => "languages",
+            Criterion::Licences => "licences",
+        }
+    }
+
+    fn weight(self, config: &ScoringConfig) -> f64 {
+        let w = &config.weights;
+        match self {
+            Criterion::Profession => w.profession,
+            Criterion::Skills => w.skills,
+            Criterion::Text => w.text,
+            Criterion::Distance => w.distance,
+            Criterion::Experience => w.experience,
+            Criterion::Education => w.education,
+            Criterion::Languages => w.languages,
+            Criterion::Licences => w.licences,
+        }
+    }
+}
+
+/// Hard filters: a pair failing any of them is not on a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HardFilter {
+    VacancyOpen,
+    Availability,
+    Location,
+    Distance,
+    Contract,
+    Hours,
+    ReservedQuota,
+    Cpi,
+}
+
+impl HardFilter {
+    pub fn name(self) -> &'static str {
+        match self {
+            HardFilter::VacancyOpen => "vacancy_open",
+            HardFilter::Availability => "availability",
+            HardFilter::Location => "location",
+            HardFilter::Distance => "distance",
+            HardFilter::Contract => "contract",
+            HardFilter::Hours => "hours",
+            HardFilter::ReservedQuota => "reserved_quota",
+            HardFilter::Cpi => "cpi",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterVerdict {
+    pub filter: HardFilter,
+    pub passed: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub criterion: Criterion,
+    pub similarity: f64,
+    pub weight: f64,
+    /// weight x similarity / sum of weights.
+    pub contribution: f64,
+    pub reason: String,
+}
+
+/// Per-criterion similarities in [0,1], in the order of [`Criterion::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarities(pub [f64; 8]);
+
+impl Similarities {
+    /// The score: the sum of the weighted contributions.
+    pub fn score(&self, config: &ScoringConfig) -> f64 {
+        let total = total_weight(config);
+        Criterion::ALL
+            .iter()
+            .zip(self.0)
+            .map(|(c, s)| c.weight(config) * s / total)
+            .sum()
+    }
+}
+
+/// Everything about one pair, as `Explain` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub eligible: bool,
+    pub filters: Vec<FilterVerdict>,
+    pub score: f64,
+    pub contributions: Vec<Contribution>,
+    pub distance_km: Option<f64>,
+}
+
+/// What a scoring call needs besides the pair.
+pub struct Context<'a> {
+    pub reference: &'a ReferenceData,
+    pub config: &'a ScoringConfig,
+    /// The day eligibility is judged on (contracts in force, validity).
+    pub today: Day,
+}
+
+/// Per-request narrowing applied as extra hard filters.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilters {
+    pub cpi_codes: Vec<String>,
+    /// 0 = no tighter limit than the candidate's own.
+    pub max_distance_km: u32,
+}
+
+/// The facts about a candidate that live outside `Candidate`.
+#[derive(Clone, Copy)]
+pub struct CandidateFacts<'a> {
+    pub employment: Option<&'a EmploymentRecord>,
+    pub protected: ProtectedCategory,
+}
+
+fn total_weight(config: &ScoringConfig) -> f64 {
+    Criterion::ALL.iter().map(|c| c.weight(config)).sum()
+}
+
+impl Context<'_> {
+    /// Road-distance estimate between two comuni, `None` if either is unknown.
+    pub fn road_km(&self, from: &str, to: &str) -> Option<f64> {
+        let a = self.reference.comune(from)?;
+        let b = self.reference.comune(to)?;
+        Some(haversine_km(a.lat, a.lon, b.lat, b.lon) * self.config.distance.road_factor)
+    }
+
+    fn comune_name<'b>(&'b self, code: &'b str) -> &'b str {
+        self.reference
+            .comune(code)
+            .map(|c| c.name.as_str())
+            .unwrap_or(code)
+    }
+
+    fn profession_label<'b>(&'b self, code: &'b str) -> &'b str {
+        self.reference.profession_label(code).unwrap_or(code)
+    }
+
+    /// The candidate's mobility limit, tightened by the request.
+    pub fn distance_limit(&self, candidate: &Candidate, request: &RequestFilters) -> u32 {
+        let own = if candidate.profile.max_distance_km == 0 {
+            self.config.distance.default_max_km
+        } else {
+            candidate.profile.max_distance_km
+        };
+        let own = own.min(self.config.distance.max_search_km);
+        if request.max_distance_km > 0 {
+            own.min(request.max_distance_km)
+        } else {
+            own
+        }
+    }
+
+    /// Checks the hard filters in order. With `all` false it stops at the
+    /// first failure (the ranking path); with `all` true it reports every
+    /// filter (the `Explain` path). Returns the verdicts and the distance.
+    pub fn hard_filters(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        facts: CandidateFacts<'_>,
+        request: &RequestFilters,
+        all: bool,
+    ) -> (Vec<FilterVerdict>, Option<f64>) {
+        let mut out = Vec::new();
+        let mut distance = None;
+        let push = |out: &mut Vec<FilterVerdict>, filter, passed, reason: String| {
+            out.push(FilterVerdict {
+                filter,
+                passed,
+                reason,
+            });
+            passed || all
+        };
+
+        let open = vacancy.is_open_on(self.today);
+        let reason = if open {
+            format!(
+                "Annuncio aperto con {} posti disponibili",
+                vacancy.open_positions()
+            )
+        } else {
+            match vacancy.status {
+                VacancyStatus::Withdrawn => "Annuncio ritirato".to_string(),
+                VacancyStatus::Closed => "Annuncio chiuso".to_string(),
+                VacancyStatus::Open if vacancy.open_positions() == 0 => {
+                    "Tutti i posti dell'annuncio sono stati coperti".to_string()
+                }
+                VacancyStatus::Open => format!(
+                    "Annuncio scaduto il {}",
+                    format_day(vacancy.spec.valid_until_day)
+                ),
+            }
+        };
+        if !push(&mut out, HardFilter::VacancyOpen, open, reason) {
+            return (out, distance);
+        }
+
+        let (available, reason) = self.availability(vacancy, candidate, facts.employment);
+        if !push(&mut out, HardFilter::Availability, available, reason) {
+            return (out, distance);
+        }
+
+        match self.road_km(
+            &candidate.profile.domicile_comune,
+            &vacancy.spec.workplace_comune,
+        ) {
+            None => {
+                let reason = "Comune di domicilio o della sede di lavoro sconosciuto".to_string();
+                push(&mut out, HardFilter::Location, false, reason);
+                return (out, distance);
+            }
+            Some(km) => {
+                distance = Some(km);
+                let limit = self.distance_limit(candidate, request);
+                let passed = km <= f64::from(limit);
+                let reason = if passed {
+                    format!("Sede di lavoro a {km:.0} km, entro il limite di {limit} km")
+                } else {
+                    format!(
+                        "Sede di lavoro a {km:.0} km, oltre il limite di mobilità di {limit} km"
+                    )
+                };
+                if !push(&mut out, HardFilter::Distance, passed, reason) {
+                    return (out, distance);
+                }
+            }
+        }
+
+        let accepted = &candidate.profile.accepted_contracts;
+        let contract = vacancy.spec.contract_type;
+        let passed = accepted.is_empty() || accepted.contains(&contract);
+        let reason = if passed {
+            format!("Contratto di {} accettato", contract.label())
+        } else {
+            format!("Contratto di {} non tra quelli accettati", contract.label())
+        };
+        if !push(&mut out, HardFilter::Contract, passed, reason) {
+            return (out, distance);
+        }
+
+        let hours = vacancy.spec.hours_percent;
+        let min = candidate.profile.min_hours_percent;
+        let max = match candidate.profile.max_hours_percent {
+            0 => 100,
+            m => m,
+        };
+        let passed = (min..=max).contains(&hours);
+        let reason = if passed {
+            format!("Orario al {hours}% compatibile con la disponibilità ({min}-{max}%)")
+        } else {
+            format!("Orario al {hours}% fuori dalla disponibilità dichiarata ({min}-{max}%)")
+        };
+        if !push(&mut out, HardFilter::Hours, passed, reason) {
+            return (out, distance);
+        }
+
+        let (passed, reason) = match (vacancy.spec.reserved_quota, facts.protected) {
+            (ReservedQuota::None, _) => (true, "Posto non riservato".to_string()),
+            (ReservedQuota::Art1, ProtectedCategory::Art1)
+            | (ReservedQuota::Art18, ProtectedCategory::Art18) => (
+                true,
+                "Iscrizione al collocamento mirato compatibile con il posto riservato".to_string(),
+            ),
+            (ReservedQuota::Art1, _) => (
+                false,
+                "Posto riservato L.68/99 art.1: richiede l'iscrizione al collocamento mirato"
+                    .to_string(),
+            ),
+            (ReservedQuota::Art18, _) => (
+                false,
+                "Posto riservato L.68/99 art.18: richiede l'iscrizione alle categorie protette"
+                    .to_string(),
+            ),
+        };
+        if !push(&mut out, HardFilter::ReservedQuota, passed, reason) {
+            return (out, distance);
+        }
+
+        if !request.cpi_codes.is_empty() {
+            let passed = request.cpi_codes.contains(&candidate.profile.cpi_code);
+            let reason = if passed {
+                format!("Seguito dal CPI {}", candidate.profile.cpi_code)
+            } else {
+                format!(
+                    "Seguito dal CPI {}, fuori dai CPI richiesti",
+                    candidate.profile.cpi_code
+                )
+            };
+            push(&mut out, HardFilter::Cpi, passed, reason);
+        }
+        (out, distance)
+    }
+
+    fn availability(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        employment: Option<&EmploymentRecord>,
+    ) -> (bool, String) {
+        if candidate.withdrawn {
+            return (false, "Candidatura ritirata".into());
+        }
+        if !candidate.available {
+            return (false, "Dichiarato/a non disponibile".into());
+        }
+        if let Some(record) = employment {
+            let busy = record.busy_hours_percent(self.today);
+            if busy + vacancy.spec.hours_percent > 100 {
+                let detail = record
+                    .active_on(self.today)
+                    .max_by_key(|c| c.start_day)
+                    .map(|c| {
+                        format!(
+                            " (assunto/a il {} da {}, {} al {}%)",
+                            format_day(c.start_day),
+                            c.employer_name,
+                            c.contract_type.label(),
+                            c.hours_percent
+                        )
+                    })
+                    .unwrap_or_default();
+                return (
+                    false,
+                    format!("Occupato/a al {busy}%: orario incompatibile{detail}"),
+                );
+            }
+            if busy > 0 {
+                return (
+                    true,
+                    format!("Occupato/a part-time al {busy}%, compatibile con l'orario richiesto"),
+                );
+            }
+        }
+        (
+            true,
+            "Disponibile, senza rapporti di lavoro in corso".into(),
+        )
+    }
+
+    /// Similarities of a pair that passed the hard filters.
+    pub fn similarities(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        distance_km: f64,
+        text_relevance: f64,
+    ) -> Similarities {
+        let v = &vacancy.spec;
+        let p = &candidate.profile;
+        let cfg = self.config;
+        let (depth, _) = best_profession(v.profession_code.as_str(), candidate);
+        let profession = if segments(&v.profession_code) == 0 {
+            0.0
+        } else {
+            depth as f64 / segments(&v.profession_code) as f64
+        };
+        let skills = skill_similarity(cfg, &v.required_skills, &v.preferred_skills, p).0;
+        let distance = (-distance_km / cfg.distance.decay_km).exp();
+        let months = relevant_months(cfg, &v.profession_code, candidate);
+        let target = match v.min_experience_months {
+            0 => cfg.experience.full_credit_months.max(1),
+            m => m,
+        };
+        let experience = (f64::from(months) / f64::from(target)).min(1.0);
+        let education = education_similarity(v.min_education, p.education);
+        let languages = language_similarity(v, p);
+        let licences = licence_similarity(&v.driving_licences, &p.driving_licences);
+        Similarities([
+            profession,
+            skills,
+            text_relevance.clamp(0.0, 1.0),
+            distance,
+            experience,
+            education,
+            languages,
+            licences,
+        ])
+    }
+
+    /// Weighted contributions with their sentences; they add up to the score.
+    pub fn contributions(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        distance_km: f64,
+        sims: &Similarities,
+    ) -> Vec<Contribution> {
+        let total = total_weight(self.config);
+        Criterion::ALL
+            .iter()
+            .zip(sims.0)
+            .map(|(&criterion, similarity)| {
+                let weight = criterion.weight(self.config);
+                Contribution {
+                    criterion,
+                    similarity,
+                    weight,
+                    contribution: weight * similarity / total,
+                    reason: self.reason(criterion, vacancy, candidate, distance_km, similarity),
+                }
+            })
+            .collect()
+    }
+
+    fn reason(
+        &self,
+        criterion: Criterion,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        distance_km: f64,
+        similarity: f64,
+    ) -> String {
+        let v = &vacancy.spec;
+        let p = &candidate.profile;
+        match criterion {
+            Criterion::Profession => {
+                let wanted = self.profession_label(&v.profession_code);
+                let (depth, code) = best_profession(&v.profession_code, candidate);
+                let levels = segments(&v.profession_code);
+                match code {
+                    Some(_) if depth == levels => {
+                        format!("Professione «{wanted}» tra quelle svolte o cercate")
+                    }
+                    Some(code) if depth > 0 => format!(
+                        "Professione affine: «{}» ({depth} livelli su {levels} della classificazione ISTAT in comune con «{wanted}»)",
+                        self.profession_label(code)
+                    ),
+                    _ => format!("Nessuna professione affine a «{wanted}» nel profilo"),
+                }
+            }
+            Criterion::Skills => {
+                let (_, have, missing) =
+                    skill_similarity(self.config, &v.required_skills, &v.preferred_skills, p);
+                if v.required_skills.is_empty() && v.preferred_skills.is_empty() {
+                    "Nessuna competenza specifica richiesta".into()
+                } else if missing.is_empty() {
+                    format!("Possiede tutte le {have} competenze indicate nell'annuncio")
+                } else {
+                    format!(
+                        "Possiede {have} delle {} competenze indicate (mancano: {})",
+                        have + missing.len(),
+                        missing.join(", ")
+                    )
+                }
+            }
+            Criterion::Text => {
+                if similarity > 0.0 {
+                    format!(
+                        "Profilo pertinente al testo dell'annuncio (pertinenza {:.0}%)",
+                        similarity * 100.0
+                    )
+                } else {
+                    "Profilo non pertinente al testo dell'annuncio".into()
+                }
+            }
+            Criterion::Distance => format!(
+                "Domicilio a {distance_km:.0} km dalla sede di lavoro di {}",
+                self.comune_name(&v.workplace_comune)
+            ),
+            Criterion::Experience => {
+                let months = relevant_months(self.config, &v.profession_code, candidate);
+                if v.min_experience_months > 0 {
+                    format!(
+                        "{months} mesi di esperienza in professioni affini (richiesti {})",
+                        v.min_experience_months
+                    )
+                } else if months > 0 {
+                    format!("{months} mesi di esperienza in professioni affini")
+                } else {
+                    "Nessuna esperienza in professioni affini".into()
+                }
+            }
+            Criterion::Education => {
+                if v.min_education == crate::model::EducationLevel::Unspecified {
+                    format!(
+                        "Titolo di studio: {} (nessun requisito)",
+                        p.education.label()
+                    )
+                } else {
+                    format!(
+                        "Titolo di studio: {} (richiesto: {})",
+                        p.education.label(),
+                        v.min_education.label()
+                    )
+                }
+            }
+            Criterion::Languages => {
+                if v.languages.is_empty() {
+                    "Nessuna lingua straniera richiesta".into()
+                } else {
+                    let parts: Vec<String> = v
+                        .languages
+                        .iter()
+                        .map(|req| {
+                            let have = p
+                                .languages
+                                .iter()
+                                .find(|l| l.language == req.language)
+                                .map(|l| l.level.label())
+                                .unwrap_or("non conosciuta");
+                            format!(
+                                "{} {} richiesto, posseduto {have}",
+                                req.language,
+                                req.level.label()
+                            )
+                        })
+                        .collect();
+                    format!("Lingue: {}", parts.join("; "))
+                }
+            }
+            Criterion::Licences => {
+                if v.driving_licences.is_empty() {
+                    "Nessuna patente richiesta".into()
+                } else {
+                    let missing: Vec<&str> = v
+                        .driving_licences
+                        .iter()
+                        .filter(|l| !p.driving_licences.contains(l))
+                        .map(String::as_str)
+                        .collect();
+                    if missing.is_empty() {
+                        format!(
+                            "Possiede la patente richiesta ({})",
+                            v.driving_licences.join(", ")
+                        )
+                    } else {
+                        format!("Manca la patente richiesta: {}", missing.join(", "))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The full evaluation of one pair, for `Explain`.
+    pub fn evaluate(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        facts: CandidateFacts<'_>,
+        text_relevance: f64,
+    ) -> Evaluation {
+        let (filters, distance_km) =
+            self.hard_filters(vacancy, candidate, facts, &RequestFilters::default(), true);
+        let eligible = filters.iter().all(|f| f.passed);
+        let km = distance_km.unwrap_or(f64::from(self.config.distance.max_search_km));
+        let sims = self.similarities(vacancy, candidate, km, text_relevance);
+        let contributions = self.contributions(vacancy, candidate, km, &sims);
+        let score = contributions.iter().map(|c| c.contribution).sum();
+        Evaluation {
+            eligible,
+            filters,
+            score,
+            contributions,
+            distance_km,
+        }
+    }
+}
+
+/// Number of levels of a CP2011 code ("5.2.2" has 3).
+fn segments(code: &str) -> usize {
+    if code.is_empty() {
+        0
+    } else {
+        code.split('.').count()
+    }
+}
+
+/// Levels two CP2011 codes share from the top.
+pub fn shared_depth(a: &str, b: &str) -> usize {
+    if a.is_empty() || b.is_empty() {
+        return 0;
+    }
+    a.split('.')
+        .zip(b.split('.'))
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Deepest shared prefix with any desired or practised profession.
+fn best_profession<'c>(wanted: &str, candidate: &'c Candidate) -> (usize, Option<&'c str>) {
+    let p = &candidate.profile;
+    p.desired_professions
+        .iter()
+        .map(String::as_str)
+        .chain(p.experience.iter().map(|e| e.profession_code.as_str()))
+        .map(|code| (shared_depth(wanted, code), Some(code)))
+        .max_by_key(|(d, _)| *d)
+        .unwrap_or((0, None))
+}
+
+fn relevant_months(config: &ScoringConfig, wanted: &str, candidate: &Candidate) -> u32 {
+    let depth = config
+        .experience
+        .relevant_depth
+        .min(segments(wanted))
+        .max(1);
+    candidate
+        .profile
+        .experience
+        .iter()
+        .filter(|e| shared_depth(wanted, &e.profession_code) >= depth)
+        .map(|e| e.months)
+        .sum()
+}
+
+/// Returns (similarity, skills held, skills missing).
+fn skill_similarity(
+    config: &ScoringConfig,
+    required: &[String],
+    preferred: &[String],
+    profile: &crate::model::CandidateProfile,
+) -> (f64, usize, Vec<String>) {
+    let mut missing = Vec::new();
+    let mut have = 0;
+    let mut credit = |skills: &[String]| -> Option<f64> {
+        if skills.is_empty() {
+            return None;
+        }
+        let mut sum = 0.0;
+        for s in skills {
+            if profile
+                .certified_skills
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(s))
+            {
+                sum += 1.0;
+                have += 1;
+            } else if profile.skills.iter().any(|x| x.eq_ignore_ascii_case(s)) {
+                sum += config.skills.declared_credit;
+                have += 1;
+            } else {
+                missing.push(s.clone());
+            }
+        }
+        Some(sum / skills.len() as f64)
+    };
+    let req = credit(required);
+    let pref = credit(preferred);
+    let share = config.skills.required_share;
+    let sim = match (req, pref) {
+        (Some(r), Some(p)) => share * r + (1.0 - share) * p,
+        (Some(r), None) => r,
+        (None, Some(p)) => p,
+        (None, None) => 1.0,
+    };
+    (sim, have, missing)
+}
+
+fn education_similarity(
+    required: crate::model::EducationLevel,
+    held: crate::model::EducationLevel,
+) -> f64 {
+    use crate::model::EducationLevel as E;
+    if required == E::Unspecified || held >= required {
+        1.0
+    } else if (held as u8) + 1 == required as u8 {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+fn language_similarity(v: &crate::model::VacancySpec, p: &crate::model::CandidateProfile) -> f64 {
+    if v.languages.is_empty() {
+        return 1.0;
+    }
+    let sum: f64 = v
+        .languages
+        .iter()
+        .map(
+            |req| match p.languages.iter().find(|l| l.language == req.language) {
+                Some(l) if l.level >= req.level => 1.0,
+                Some(_) => 0.5,
+                None => 0.0,
+            },
+        )
+        .sum();
+    sum / v.languages.len() as f64
+}
+
+fn licence_similarity(required: &[String], held: &[String]) -> f64 {
+    if required.is_empty() {
+        return 1.0;
+    }
+    let have = required.iter().filter(|l| held.contains(l)).count();
+    have as f64 / required.len() as f64
+}

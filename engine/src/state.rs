@@ -1,0 +1,392 @@
+//! The folded state of all streams, and the only code that changes it.
+//!
+//! `State::apply` is total and deterministic: given the same sequence of
+//! events it yields the same state, and a duplicate `event_id` or a
+//! non-increasing `entity_version` leaves the state untouched and is counted.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::employment::EmploymentRecord;
+use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, VacancyEvent};
+use crate::model::{Candidate, PersonalData, ProtectedCategory, Vacancy, VacancyStatus};
+
+/// What applying one event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// The `event_id` was applied before.
+    DuplicateEvent,
+    /// The entity is already at this version or a later one.
+    StaleVersion {
+        current: u64,
+    },
+    /// Well-formed but meaningless here (e.g. an update of an unknown
+    /// entity); recorded as seen so a replay ignores it the same way.
+    Ignored {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub applied: u64,
+    pub duplicates: u64,
+    pub stale: u64,
+    pub ignored: u64,
+}
+
+impl Counters {
+    /// Events folded, whatever their outcome: the journal position of a
+    /// state built from a journal.
+    pub fn folded(&self) -> u64 {
+        self.applied + self.duplicates + self.stale + self.ignored
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    vacancies: HashMap<String, Vacancy>,
+    candidates: HashMap<String, Candidate>,
+    /// Kept apart from candidates: identifying data never reaches scoring.
+    personal: HashMap<String, PersonalData>,
+    /// L.68/99 registrations (health data), only for eligibility.
+    protected: HashMap<String, ProtectedCategory>,
+    /// Employment records by worker pseudonym.
+    employment: HashMap<String, EmploymentRecord>,
+    /// Candidate id by worker pseudonym.
+    person_to_candidate: HashMap<String, String>,
+    versions: HashMap<(EntityKind, String), u64>,
+    /// 128-bit hashes of applied event ids: 16 bytes an event instead of the
+    /// id, with a collision chance far below that of a disk error.
+    seen_events: HashSet<u128>,
+    counters: Counters,
+    #[serde(skip)]
+    candidates_by_comune: HashMap<String, BTreeSet<String>>,
+    #[serde(skip)]
+    vacancies_by_comune: HashMap<String, BTreeSet<String>>,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        // Derived indexes follow from the rest.
+        self.vacancies == other.vacancies
+            && self.candidates == other.candidates
+            && self.personal == other.personal
+            && self.protected == other.protected
+            && self.employment == other.employment
+            && self.person_to_candidate == other.person_to_candidate
+            && self.versions == other.versions
+            && self.seen_events == other.seen_events
+            && self.counters == other.counters
+    }
+}
+
+impl State {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds the derived indexes; call after deserialising a snapshot.
+    pub fn rebuild_indexes(&mut self) {
+        self.candidates_by_comune.clear();
+        self.vacancies_by_comune.clear();
+        for c in self.candidates.values() {
+            self.candidates_by_comune
+                .entry(c.profile.domicile_comune.clone())
+                .or_default()
+                .insert(c.id.clone());
+        }
+        for v in self.vacancies.values() {
+            self.vacancies_by_comune
+                .entry(v.spec.workplace_comune.clone())
+                .or_default()
+                .insert(v.id.clone());
+        }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn vacancy(&self, id: &str) -> Option<&Vacancy> {
+        self.vacancies.get(id)
+    }
+
+    pub fn candidate(&self, id: &str) -> Option<&Candidate> {
+        self.candidates.get(id)
+    }
+
+    pub fn personal_data(&self, candidate_id: &str) -> Option<&PersonalData> {
+        self.personal.get(candidate_id)
+    }
+
+    pub fn protected_category(&self, candidate_id: &str) -> ProtectedCategory {
+        self.protected
+            .get(candidate_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn employment_of(&self, candidate: &Candidate) -> Option<&EmploymentRecord> {
+        self.employment.get(&candidate.person)
+    }
+
+    pub fn employment_record(&self, person: &str) -> Option<&EmploymentRecord> {
+        self.employment.get(person)
+    }
+
+    pub fn vacancies(&self) -> impl Iterator<Item = &Vacancy> {
+        self.vacancies.values()
+    }
+
+    pub fn candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.candidates.values()
+    }
+
+    pub fn vacancy_count(&self) -> usize {
+        self.vacancies.len()
+    }
+
+    pub fn candidate_count(&self) -> usize {
+        self.candidates.len()
+    }
+
+    pub fn employment_count(&self) -> usize {
+        self.employment.len()
+    }
+
+    pub fn candidate_ids_in(&self, comune: &str) -> impl Iterator<Item = &String> {
+        self.candidates_by_comune.get(comune).into_iter().flatten()
+    }
+
+    pub fn vacancy_ids_in(&self, comune: &str) -> impl Iterator<Item = &String> {
+        self.vacancies_by_comune.get(comune).into_iter().flatten()
+    }
+
+    /// A digest of the whole state, independent of hash-map order: two
+    /// replicas, or a replica and a clean replay, agree exactly when their
+    /// digests do.
+    pub fn digest(&self) -> String {
+        fn sorted<K: Ord, V>(map: &HashMap<K, V>) -> Vec<(&K, &V)> {
+            let mut v: Vec<(&K, &V)> = map.iter().collect();
+            v.sort_by(|a, b| a.0.cmp(b.0));
+            v
+        }
+        let mut seen: Vec<&u128> = self.seen_events.iter().collect();
+        seen.sort();
+        let parts = (
+            sorted(&self.vacancies),
+            sorted(&self.candidates),
+            sorted(&self.personal),
+            sorted(&self.protected),
+            sorted(&self.employment),
+            sorted(&self.person_to_candidate),
+            sorted(&self.versions),
+            seen,
+            &self.counters,
+        );
+        match postcard::to_allocvec(&parts) {
+            Ok(bytes) => format!("{:032x}", xxh3_128(&bytes)),
+            // Serialising plain data to memory cannot fail; say so rather
+            // than panic if it ever does.
+            Err(e) => format!("digest-error:{e}"),
+        }
+    }
+
+    /// Applies one event; never fails, never applies the same event twice.
+    pub fn apply(&mut self, event: &Event) -> Outcome {
+        let id_hash = xxh3_128(event.meta.event_id.as_bytes());
+        if self.seen_events.contains(&id_hash) {
+            self.counters.duplicates += 1;
+            return Outcome::DuplicateEvent;
+        }
+        let key = (event.kind(), event.meta.entity_id.clone());
+        if let Some(&current) = self.versions.get(&key) {
+            if event.meta.entity_version <= current {
+                self.counters.stale += 1;
+                return Outcome::StaleVersion { current };
+            }
+        }
+        let result = match &event.payload {
+            EventPayload::Vacancy(v) => self.apply_vacancy(event, v),
+            EventPayload::Candidacy(c) => self.apply_candidacy(event, c),
+            EventPayload::Employment(co) => {
+                let record = self
+                    .employment
+                    .entry(event.meta.entity_id.clone())
+                    .or_default();
+                if record.record(co.clone()) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "comunicazione {} non applicabile: codice già presente o correzione di un codice sconosciuto ({})",
+                        co.code, co.previous_code
+                    ))
+                }
+            }
+        };
+        // Seen either way, so a replay or a redelivery is ignored the same way.
+        self.seen_events.insert(id_hash);
+        self.versions.insert(key, event.meta.entity_version);
+        match result {
+            Ok(()) => {
+                self.counters.applied += 1;
+                Outcome::Applied
+            }
+            Err(reason) => {
+                self.counters.ignored += 1;
+                Outcome::Ignored { reason }
+            }
+        }
+    }
+
+    fn apply_vacancy(&mut self, event: &Event, ev: &VacancyEvent) -> Result<(), String> {
+        let id = &event.meta.entity_id;
+        let at = event.meta.occurred_at_ms;
+        match ev {
+            VacancyEvent::Published(spec) => {
+                if self.vacancies.contains_key(id) {
+                    return Err(format!("vacancy {id} already published"));
+                }
+                self.index_vacancy(id, &spec.workplace_comune, None);
+                self.vacancies.insert(
+                    id.clone(),
+                    Vacancy {
+                        id: id.clone(),
+                        spec: spec.clone(),
+                        status: VacancyStatus::Open,
+                        positions_filled: 0,
+                        published_at_ms: at,
+                        updated_at_ms: at,
+                    },
+                );
+            }
+            VacancyEvent::Updated(spec) => {
+                let old_comune = self.vacancy_mut(id)?.spec.workplace_comune.clone();
+                self.index_vacancy(id, &spec.workplace_comune, Some(&old_comune));
+                let v = self.vacancy_mut(id)?;
+                v.spec = spec.clone();
+                v.updated_at_ms = at;
+            }
+            VacancyEvent::PositionsFilled { count } => {
+                let v = self.vacancy_mut(id)?;
+                v.positions_filled = v.positions_filled.saturating_add(*count);
+                v.updated_at_ms = at;
+                if v.open_positions() == 0 {
+                    v.status = VacancyStatus::Closed;
+                }
+            }
+            VacancyEvent::Closed => {
+                let v = self.vacancy_mut(id)?;
+                v.status = VacancyStatus::Closed;
+                v.updated_at_ms = at;
+            }
+            VacancyEvent::Withdrawn { .. } => {
+                let v = self.vacancy_mut(id)?;
+                v.status = VacancyStatus::Withdrawn;
+                v.updated_at_ms = at;
+            }
+        }
+        Ok(())
+    }
+
+    fn vacancy_mut(&mut self, id: &str) -> Result<&mut Vacancy, String> {
+        self.vacancies
+            .get_mut(id)
+            .ok_or_else(|| format!("unknown vacancy {id}"))
+    }
+
+    fn candidate_mut(&mut self, id: &str) -> Result<&mut Candidate, String> {
+        self.candidates
+            .get_mut(id)
+            .ok_or_else(|| format!("unknown candidate {id}"))
+    }
+
+    fn index_vacancy(&mut self, id: &str, comune: &str, old: Option<&str>) {
+        if let Some(old) = old {
+            if let Some(set) = self.vacancies_by_comune.get_mut(old) {
+                set.remove(id);
+            }
+        }
+        self.vacancies_by_comune
+            .entry(comune.to_owned())
+            .or_default()
+            .insert(id.to_owned());
+    }
+
+    fn index_candidate(&mut self, id: &str, comune: &str, old: Option<&str>) {
+        if let Some(old) = old {
+            if let Some(set) = self.candidates_by_comune.get_mut(old) {
+                set.remove(id);
+            }
+        }
+        self.candidates_by_comune
+            .entry(comune.to_owned())
+            .or_default()
+            .insert(id.to_owned());
+    }
+
+    fn apply_candidacy(&mut self, event: &Event, ev: &CandidacyEvent) -> Result<(), String> {
+        let id = &event.meta.entity_id;
+        let at = event.meta.occurred_at_ms;
+        match ev {
+            CandidacyEvent::Registered {
+                personal,
+                person,
+                did_day,
+                profile,
+                protected_category,
+            } => {
+                if self.candidates.contains_key(id) {
+                    return Err(format!("candidate {id} already registered"));
+                }
+                if let Some(other) = self.person_to_candidate.get(person) {
+                    if other != id {
+                        return Err(format!("person already registered as candidate {other}"));
+                    }
+                }
+                self.index_candidate(id, &profile.domicile_comune, None);
+                self.person_to_candidate.insert(person.clone(), id.clone());
+                self.personal.insert(id.clone(), personal.clone());
+                if *protected_category != ProtectedCategory::None {
+                    self.protected.insert(id.clone(), *protected_category);
+                }
+                self.candidates.insert(
+                    id.clone(),
+                    Candidate {
+                        id: id.clone(),
+                        person: person.clone(),
+                        did_day: *did_day,
+                        profile: profile.clone(),
+                        available: true,
+                        withdrawn: false,
+                        registered_at_ms: at,
+                        updated_at_ms: at,
+                    },
+                );
+            }
+            CandidacyEvent::ProfileUpdated(profile) => {
+                let old = self.candidate_mut(id)?.profile.domicile_comune.clone();
+                self.index_candidate(id, &profile.domicile_comune, Some(&old));
+                let c = self.candidate_mut(id)?;
+                c.profile = profile.clone();
+                c.updated_at_ms = at;
+            }
+            CandidacyEvent::AvailabilityChanged { available, .. } => {
+                let c = self.candidate_mut(id)?;
+                c.available = *available;
+                c.updated_at_ms = at;
+            }
+            CandidacyEvent::Withdrawn { .. } => {
+                let c = self.candidate_mut(id)?;
+                c.withdrawn = true;
+                c.available = false;
+                c.updated_at_ms = at;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,284 @@
+//! Folding, idempotency and ordering of the event log.
+
+use incontra_engine::event::{
+    CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
+    VacancyEvent,
+};
+use incontra_engine::model::{
+    CandidateProfile, ContractType, Employer, PersonalData, ProtectedCategory, VacancySpec,
+    VacancyStatus,
+};
+use incontra_engine::state::{Outcome, State};
+use proptest::prelude::*;
+
+fn meta(event_id: &str, entity: &str, version: u64) -> EventMeta {
+    EventMeta {
+        event_id: event_id.into(),
+        entity_id: entity.into(),
+        entity_version: version,
+        occurred_at_ms: 1_700_000_000_000 + version as i64,
+        source: "test".into(),
+    }
+}
+
+fn spec(title: &str) -> VacancySpec {
+    VacancySpec {
+        title: title.into(),
+        workplace_comune: "001272".into(),
+        profession_code: "5.2.2.1.0".into(),
+        hours_percent: 100,
+        positions: 2,
+        ..VacancySpec::default()
+    }
+}
+
+fn publish(event_id: &str, id: &str, version: u64, title: &str) -> Event {
+    Event {
+        meta: meta(event_id, id, version),
+        payload: EventPayload::Vacancy(VacancyEvent::Published(spec(title))),
+    }
+}
+
+fn vacancy(event_id: &str, id: &str, version: u64, ev: VacancyEvent) -> Event {
+    Event {
+        meta: meta(event_id, id, version),
+        payload: EventPayload::Vacancy(ev),
+    }
+}
+
+fn register(event_id: &str, id: &str, person: &str) -> Event {
+    Event {
+        meta: meta(event_id, id, 1),
+        payload: EventPayload::Candidacy(CandidacyEvent::Registered {
+            personal: PersonalData {
+                codice_fiscale: "RSSMRA85T10A562S".into(),
+                ..PersonalData::default()
+            },
+            person: person.into(),
+            did_day: 19_000,
+            profile: CandidateProfile {
+                domicile_comune: "001272".into(),
+                ..CandidateProfile::default()
+            },
+            protected_category: ProtectedCategory::None,
+        }),
+    }
+}
+
+fn hire(event_id: &str, person: &str, version: u64, code: &str) -> Event {
+    Event {
+        meta: meta(event_id, person, version),
+        payload: EventPayload::Employment(ComunicazioneObbligatoria {
+            code: code.into(),
+            action: CoAction::Original,
+            previous_code: String::new(),
+            datore: Employer {
+                fiscal_code: "00743110157".into(),
+                name: "Acme Spa".into(),
+                ..Employer::default()
+            },
+            workplace_comune: "001272".into(),
+            quadro: CoQuadro::Assunzione {
+                start_day: 20_000,
+                end_day: None,
+                contract_code: "A.01.00".into(),
+                contract_type: ContractType::Indeterminato,
+                profession_code: "5.2.2.1.0".into(),
+                ccnl: String::new(),
+                hours_percent: 100,
+            },
+        }),
+    }
+}
+
+#[test]
+fn publish_update_fill_close() {
+    let mut s = State::new();
+    assert_eq!(s.apply(&publish("e1", "V1", 1, "Cuoco")), Outcome::Applied);
+    assert_eq!(
+        s.apply(&vacancy(
+            "e2",
+            "V1",
+            2,
+            VacancyEvent::Updated(spec("Cuoco capo partita"))
+        )),
+        Outcome::Applied
+    );
+    assert_eq!(s.vacancy("V1").unwrap().spec.title, "Cuoco capo partita");
+    s.apply(&vacancy(
+        "e3",
+        "V1",
+        3,
+        VacancyEvent::PositionsFilled { count: 1 },
+    ));
+    assert_eq!(s.vacancy("V1").unwrap().open_positions(), 1);
+    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Open);
+    s.apply(&vacancy(
+        "e4",
+        "V1",
+        4,
+        VacancyEvent::PositionsFilled { count: 1 },
+    ));
+    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Closed);
+    assert_eq!(s.counters().applied, 4);
+}
+
+#[test]
+fn duplicate_event_id_is_ignored_and_counted() {
+    let mut s = State::new();
+    let e = publish("e1", "V1", 1, "Cuoco");
+    assert_eq!(s.apply(&e), Outcome::Applied);
+    let before = s.clone();
+    assert_eq!(s.apply(&e), Outcome::DuplicateEvent);
+    // Same id even with a newer version: still the same event.
+    let mut again = vacancy("e1", "V1", 9, VacancyEvent::Closed);
+    again.meta.event_id = "e1".into();
+    assert_eq!(s.apply(&again), Outcome::DuplicateEvent);
+    assert_eq!(s.vacancy("V1"), before.vacancy("V1"));
+    assert_eq!(s.counters().duplicates, 2);
+    assert_eq!(s.counters().applied, 1);
+}
+
+#[test]
+fn older_or_equal_version_is_ignored_and_counted() {
+    let mut s = State::new();
+    s.apply(&publish("e1", "V1", 1, "Cuoco"));
+    s.apply(&vacancy(
+        "e3",
+        "V1",
+        3,
+        VacancyEvent::Updated(spec("Versione 3")),
+    ));
+    assert_eq!(
+        s.apply(&vacancy(
+            "e2",
+            "V1",
+            2,
+            VacancyEvent::Updated(spec("Versione 2"))
+        )),
+        Outcome::StaleVersion { current: 3 }
+    );
+    assert_eq!(
+        s.apply(&vacancy("e3b", "V1", 3, VacancyEvent::Closed)),
+        Outcome::StaleVersion { current: 3 }
+    );
+    assert_eq!(s.vacancy("V1").unwrap().spec.title, "Versione 3");
+    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Open);
+    assert_eq!(s.counters().stale, 2);
+}
+
+#[test]
+fn versions_are_per_stream_not_per_id() {
+    // The same person is a candidacy and an employment record with their
+    // own counters: version 1 of one must not shadow version 1 of the other.
+    let mut s = State::new();
+    assert_eq!(s.apply(&register("c1", "p-1", "p-1")), Outcome::Applied);
+    assert_eq!(
+        s.apply(&hire("co1", "p-1", 1, "CO0000000000001")),
+        Outcome::Applied
+    );
+    let c = s.candidate("p-1").unwrap();
+    assert_eq!(s.employment_of(c).unwrap().busy_hours_percent(20_001), 100);
+}
+
+#[test]
+fn update_of_unknown_entity_is_ignored_with_reason_and_not_reapplied() {
+    let mut s = State::new();
+    let e = vacancy("e1", "V404", 1, VacancyEvent::Closed);
+    assert!(matches!(s.apply(&e), Outcome::Ignored { .. }));
+    assert_eq!(s.apply(&e), Outcome::DuplicateEvent);
+    assert_eq!(s.vacancy_count(), 0);
+    assert_eq!(s.counters().ignored, 1);
+}
+
+#[test]
+fn personal_data_lives_apart_from_the_candidate() {
+    let mut s = State::new();
+    s.apply(&register("c1", "C1", "p-1"));
+    assert_eq!(
+        s.personal_data("C1").unwrap().codice_fiscale,
+        "RSSMRA85T10A562S"
+    );
+    let c = s.candidate("C1").unwrap();
+    // Nothing a scorer reads carries the code.
+    let serialized = serde_json::to_string(&c.profile).unwrap();
+    assert!(!serialized.contains("RSSMRA85T10A562S"));
+    assert_eq!(s.protected_category("C1"), ProtectedCategory::None);
+}
+
+#[test]
+fn digest_ignores_map_order_and_tracks_content() {
+    let mut a = State::new();
+    let mut b = State::new();
+    a.apply(&publish("e1", "V1", 1, "Cuoco"));
+    a.apply(&publish("e2", "V2", 1, "Barista"));
+    b.apply(&publish("e2", "V2", 1, "Barista"));
+    b.apply(&publish("e1", "V1", 1, "Cuoco"));
+    assert_eq!(a.digest(), b.digest());
+    b.apply(&vacancy("e3", "V2", 2, VacancyEvent::Closed));
+    assert_ne!(a.digest(), b.digest());
+}
+
+/// An arbitrary log over a few entities, with duplicates, stale versions and
+/// updates of unknown entities mixed in.
+fn arbitrary_log() -> impl Strategy<Value = Vec<Event>> {
+    let one = (0u8..4, 0u8..6, 1u64..6, 0u8..3).prop_map(|(entity, kind, version, dup)| {
+        let id = format!("V{entity}");
+        // Event ids collide on purpose for `dup == 0`.
+        let event_id = if dup == 0 {
+            format!("dup-{entity}-{version}")
+        } else {
+            format!("e-{entity}-{kind}-{version}-{dup}")
+        };
+        let ev = match kind {
+            0 => VacancyEvent::Published(spec("Cuoco")),
+            1 => VacancyEvent::Updated(spec(&format!("Titolo {version}"))),
+            2 => VacancyEvent::PositionsFilled { count: 1 },
+            3 => VacancyEvent::Closed,
+            4 => VacancyEvent::Withdrawn { reason: "x".into() },
+            _ => VacancyEvent::Published(spec("Barista")),
+        };
+        vacancy(&event_id, &id, version, ev)
+    });
+    prop::collection::vec(one, 0..60)
+}
+
+proptest! {
+    #[test]
+    fn replaying_a_log_twice_gives_the_same_state(log in arbitrary_log()) {
+        let mut first = State::new();
+        for e in &log { first.apply(e); }
+        let mut second = State::new();
+        for e in &log { second.apply(e); }
+        prop_assert_eq!(&first, &second);
+        prop_assert_eq!(first.digest(), second.digest());
+    }
+
+    #[test]
+    fn redelivering_the_whole_log_changes_nothing_but_counters(log in arbitrary_log()) {
+        let mut s = State::new();
+        for e in &log { s.apply(e); }
+        let vacancies: Vec<_> = {
+            let mut v: Vec<_> = s.vacancies().cloned().collect();
+            v.sort_by(|a, b| a.id.cmp(&b.id));
+            v
+        };
+        let applied = s.counters().applied;
+        for e in &log { prop_assert_ne!(s.apply(e), Outcome::Applied); }
+        let mut after: Vec<_> = s.vacancies().cloned().collect();
+        after.sort_by(|a, b| a.id.cmp(&b.id));
+        prop_assert_eq!(vacancies, after);
+        prop_assert_eq!(s.counters().applied, applied);
+    }
+
+    #[test]
+    fn snapshot_round_trip_preserves_state(log in arbitrary_log()) {
+        let mut s = State::new();
+        for e in &log { s.apply(e); }
+        let bytes = postcard::to_allocvec(&s).unwrap();
+        let mut back: State = postcard::from_bytes(&bytes).unwrap();
+        back.rebuild_indexes();
+        prop_assert_eq!(&s, &back);
+        prop_assert_eq!(s.digest(), back.digest());
+    }
+}

@@ -1,0 +1,510 @@
+//! The ingestion edge: turns wire envelopes (`incontra.events.v1`) into
+//! engine events, rejecting what cannot be applied with a reason that names
+//! the field, and replacing codici fiscali by their keyed pseudonyms.
+//!
+//! Everything that reaches the journal has passed here, so the fold never
+//! meets a malformed event; replay runs the same code.
+
+use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
+use incontra_engine::event::{
+    CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
+    VacancyEvent,
+};
+use incontra_engine::model::{
+    CandidateProfile, Cefr, ContractType, EducationLevel, Employer, GolPath, IncomeSupport,
+    LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, TargetProgramme, VacancySpec,
+    WorkExperience,
+};
+use incontra_engine::reference::ReferenceData;
+use incontra_proto::events::v1 as pb;
+use prost::Message;
+
+/// The envelope schema version this build reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why an event was refused. `field` is the protobuf path of the offending
+/// field, so a producer can find it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("undecodable bytes: {0}")]
+    Undecodable(String),
+    #[error("unknown schema_version {0} (this build reads {SCHEMA_VERSION})")]
+    UnknownSchema(u32),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> DecodeError {
+    DecodeError::Invalid {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Converts wire envelopes into engine events.
+pub struct Decoder<'r> {
+    reference: &'r ReferenceData,
+    pseudonymiser: &'r Pseudonymiser,
+}
+
+impl<'r> Decoder<'r> {
+    pub fn new(reference: &'r ReferenceData, pseudonymiser: &'r Pseudonymiser) -> Self {
+        Self {
+            reference,
+            pseudonymiser,
+        }
+    }
+
+    pub fn decode_bytes(&self, bytes: &[u8]) -> Result<Event, DecodeError> {
+        let envelope =
+            pb::Envelope::decode(bytes).map_err(|e| DecodeError::Undecodable(e.to_string()))?;
+        self.decode(&envelope)
+    }
+
+    pub fn decode(&self, e: &pb::Envelope) -> Result<Event, DecodeError> {
+        if e.schema_version != SCHEMA_VERSION {
+            return Err(DecodeError::UnknownSchema(e.schema_version));
+        }
+        require_id("event_id", &e.event_id)?;
+        require_id("entity_id", &e.entity_id)?;
+        if e.entity_version == 0 {
+            return Err(invalid("entity_version", "must be >= 1"));
+        }
+        let mut meta = EventMeta {
+            event_id: e.event_id.clone(),
+            entity_id: e.entity_id.clone(),
+            entity_version: e.entity_version,
+            occurred_at_ms: e.occurred_at_ms,
+            source: e.source.clone(),
+        };
+        let payload = match &e.payload {
+            None => return Err(invalid("payload", "missing")),
+            Some(pb::envelope::Payload::Vacancy(v)) => EventPayload::Vacancy(self.vacancy(v)?),
+            Some(pb::envelope::Payload::Candidacy(c)) => {
+                EventPayload::Candidacy(self.candidacy(c)?)
+            }
+            Some(pb::envelope::Payload::Co(co)) => {
+                let worker = CodiceFiscale::parse(&co.lavoratore_codice_fiscale)
+                    .map_err(|err| invalid("co.lavoratore_codice_fiscale", err.to_string()))?;
+                let entity = CodiceFiscale::parse(&e.entity_id).map_err(|err| {
+                    invalid(
+                        "entity_id",
+                        format!("a CO is keyed by the worker's codice fiscale: {err}"),
+                    )
+                })?;
+                let person = self.pseudonymiser.pseudonym(&worker);
+                if self.pseudonymiser.pseudonym(&entity) != person {
+                    return Err(invalid(
+                        "entity_id",
+                        "differs from co.lavoratore_codice_fiscale",
+                    ));
+                }
+                // The worker is known by pseudonym from here on.
+                meta.entity_id = person;
+                EventPayload::Employment(self.co(co)?)
+            }
+        };
+        Ok(Event { meta, payload })
+    }
+
+    fn comune(&self, field: &str, code: &str) -> Result<String, DecodeError> {
+        if self.reference.comune(code).is_none() {
+            return Err(invalid(
+                field,
+                format!("comune {code:?} is not an ISTAT code of Piemonte"),
+            ));
+        }
+        Ok(code.to_owned())
+    }
+
+    fn vacancy(&self, v: &pb::VacancyEvent) -> Result<VacancyEvent, DecodeError> {
+        use pb::vacancy_event::Kind;
+        Ok(match &v.kind {
+            None => return Err(invalid("vacancy.kind", "missing")),
+            Some(Kind::Published(spec)) => {
+                VacancyEvent::Published(self.vacancy_spec("vacancy.published", spec)?)
+            }
+            Some(Kind::Updated(spec)) => {
+                VacancyEvent::Updated(self.vacancy_spec("vacancy.updated", spec)?)
+            }
+            Some(Kind::PositionsFilled(p)) => {
+                if p.count == 0 {
+                    return Err(invalid("vacancy.positions_filled.count", "must be >= 1"));
+                }
+                VacancyEvent::PositionsFilled { count: p.count }
+            }
+            Some(Kind::Closed(_)) => VacancyEvent::Closed,
+            Some(Kind::Withdrawn(w)) => VacancyEvent::Withdrawn {
+                reason: w.reason.clone(),
+            },
+        })
+    }
+
+    fn vacancy_spec(&self, at: &str, v: &pb::Vacancy) -> Result<VacancySpec, DecodeError> {
+        let f = |name: &str| format!("{at}.{name}");
+        if v.title.trim().is_empty() {
+            return Err(invalid(&f("title"), "empty"));
+        }
+        profession_code(&f("profession_code"), &v.profession_code, true)?;
+        if !(1..=100).contains(&v.hours_percent) {
+            return Err(invalid(&f("hours_percent"), "must be 1..=100"));
+        }
+        if v.positions == 0 {
+            return Err(invalid(&f("positions"), "must be >= 1"));
+        }
+        if v.valid_until_day != 0 && v.valid_until_day < v.valid_from_day {
+            return Err(invalid(&f("valid_until_day"), "before valid_from_day"));
+        }
+        let employer = v
+            .employer
+            .as_ref()
+            .ok_or_else(|| invalid(&f("employer"), "missing"))?;
+        Ok(VacancySpec {
+            title: v.title.clone(),
+            description: v.description.clone(),
+            employer: self.employer(&f("employer"), employer)?,
+            workplace_comune: self.comune(&f("workplace_comune"), &v.workplace_comune)?,
+            profession_code: v.profession_code.clone(),
+            required_skills: clean_list(&v.required_skills),
+            preferred_skills: clean_list(&v.preferred_skills),
+            min_education: education(v.min_education()),
+            languages: languages(&f("languages"), &v.languages)?,
+            driving_licences: clean_list(&v.driving_licences),
+            min_experience_months: v.min_experience_months,
+            contract_type: contract(v.contract_type()),
+            contract_months: v.contract_months,
+            hours_percent: v.hours_percent,
+            shifts: v.shifts,
+            nights: v.nights,
+            weekends: v.weekends,
+            gross_monthly_pay_eur: v.gross_monthly_pay_eur,
+            positions: v.positions,
+            reserved_quota: match v.reserved_quota() {
+                pb::ReservedQuota::None => ReservedQuota::None,
+                pb::ReservedQuota::Art1 => ReservedQuota::Art1,
+                pb::ReservedQuota::Art18 => ReservedQuota::Art18,
+            },
+            target_programme: match v.target_programme() {
+                pb::TargetProgramme::None => TargetProgramme::None,
+                pb::TargetProgramme::Gol => TargetProgramme::Gol,
+                pb::TargetProgramme::Tirocinio => TargetProgramme::Tirocinio,
+                pb::TargetProgramme::Apprendistato => TargetProgramme::Apprendistato,
+            },
+            valid_from_day: v.valid_from_day,
+            valid_until_day: v.valid_until_day,
+            cpi_code: v.cpi_code.clone(),
+        })
+    }
+
+    fn employer(&self, field: &str, e: &pb::Employer) -> Result<Employer, DecodeError> {
+        if e.name.trim().is_empty() {
+            return Err(invalid(&format!("{field}.name"), "empty"));
+        }
+        Ok(Employer {
+            fiscal_code: e.fiscal_code.trim().to_uppercase(),
+            name: e.name.clone(),
+            ateco_code: e.ateco_code.clone(),
+            employees: e.employees,
+        })
+    }
+
+    fn candidacy(&self, c: &pb::CandidacyEvent) -> Result<CandidacyEvent, DecodeError> {
+        use pb::candidacy_event::Kind;
+        Ok(match &c.kind {
+            None => return Err(invalid("candidacy.kind", "missing")),
+            Some(Kind::Registered(r)) => {
+                let personal = r
+                    .personal
+                    .as_ref()
+                    .ok_or_else(|| invalid("candidacy.registered.personal", "missing"))?;
+                let cf = CodiceFiscale::parse(&personal.codice_fiscale).map_err(|e| {
+                    invalid(
+                        "candidacy.registered.personal.codice_fiscale",
+                        e.to_string(),
+                    )
+                })?;
+                let profile = r
+                    .profile
+                    .as_ref()
+                    .ok_or_else(|| invalid("candidacy.registered.profile", "missing"))?;
+                CandidacyEvent::Registered {
+                    person: self.pseudonymiser.pseudonym(&cf),
+                    personal: PersonalData {
+                        codice_fiscale: cf.as_str().to_owned(),
+                        given_name: personal.given_name.clone(),
+                        family_name: personal.family_name.clone(),
+                        email: personal.email.clone(),
+                        phone: personal.phone.clone(),
+                    },
+                    did_day: r.did_day,
+                    profile: self.profile("candidacy.registered.profile", profile)?,
+                    protected_category: match r.protected_category() {
+                        pb::ProtectedCategory::None => ProtectedCategory::None,
+                        pb::ProtectedCategory::Art1 => ProtectedCategory::Art1,
+                        pb::ProtectedCategory::Art18 => ProtectedCategory::Art18,
+                    },
+                }
+            }
+            Some(Kind::ProfileUpdated(p)) => {
+                CandidacyEvent::ProfileUpdated(self.profile("candidacy.profile_updated", p)?)
+            }
+            Some(Kind::AvailabilityChanged(a)) => CandidacyEvent::AvailabilityChanged {
+                available: a.available,
+                reason: a.reason.clone(),
+            },
+            Some(Kind::Withdrawn(w)) => CandidacyEvent::Withdrawn {
+                reason: w.reason.clone(),
+            },
+        })
+    }
+
+    fn profile(&self, at: &str, p: &pb::CandidateProfile) -> Result<CandidateProfile, DecodeError> {
+        let f = |name: &str| format!("{at}.{name}");
+        for (i, code) in p.desired_professions.iter().enumerate() {
+            profession_code(&f(&format!("desired_professions[{i}]")), code, true)?;
+        }
+        for (i, x) in p.experience.iter().enumerate() {
+            profession_code(
+                &f(&format!("experience[{i}].profession_code")),
+                &x.profession_code,
+                true,
+            )?;
+        }
+        let max_hours = if p.max_hours_percent == 0 {
+            100
+        } else {
+            p.max_hours_percent
+        };
+        if max_hours > 100 || p.min_hours_percent > max_hours {
+            return Err(invalid(
+                &f("min_hours_percent"),
+                "hours range must satisfy min <= max <= 100",
+            ));
+        }
+        Ok(CandidateProfile {
+            domicile_comune: self.comune(&f("domicile_comune"), &p.domicile_comune)?,
+            max_distance_km: p.max_distance_km,
+            own_vehicle: p.own_vehicle,
+            desired_professions: p.desired_professions.clone(),
+            experience: p
+                .experience
+                .iter()
+                .map(|x| WorkExperience {
+                    profession_code: x.profession_code.clone(),
+                    ateco_code: x.ateco_code.clone(),
+                    months: x.months,
+                    description: x.description.clone(),
+                })
+                .collect(),
+            skills: clean_list(&p.skills),
+            certified_skills: clean_list(&p.certified_skills),
+            education: education(p.education()),
+            languages: languages(&f("languages"), &p.languages)?,
+            driving_licences: clean_list(&p.driving_licences),
+            accepted_contracts: p.accepted_contracts().map(contract).collect(),
+            min_hours_percent: p.min_hours_percent,
+            max_hours_percent: max_hours,
+            income_support: match p.income_support() {
+                pb::IncomeSupport::None => IncomeSupport::None,
+                pb::IncomeSupport::Naspi => IncomeSupport::Naspi,
+                pb::IncomeSupport::DisColl => IncomeSupport::DisColl,
+                pb::IncomeSupport::Adi => IncomeSupport::Adi,
+                pb::IncomeSupport::Sfl => IncomeSupport::Sfl,
+            },
+            gol_path: match p.gol_path() {
+                pb::GolPath::None => GolPath::None,
+                pb::GolPath::Reinserimento => GolPath::Reinserimento,
+                pb::GolPath::Upskilling => GolPath::Upskilling,
+                pb::GolPath::Reskilling => GolPath::Reskilling,
+                pb::GolPath::LavoroEInclusione => GolPath::LavoroEInclusione,
+                pb::GolPath::RicollocazioneCollettiva => GolPath::RicollocazioneCollettiva,
+            },
+            cpi_code: p.cpi_code.clone(),
+            vulnerable: p.vulnerable,
+            summary: p.summary.clone(),
+            monthly_benefit_eur: p.monthly_benefit_eur,
+        })
+    }
+
+    fn co(
+        &self,
+        co: &pb::ComunicazioneObbligatoria,
+    ) -> Result<ComunicazioneObbligatoria, DecodeError> {
+        if co.code.trim().is_empty() {
+            return Err(invalid("co.code", "empty"));
+        }
+        let action = match co.action() {
+            pb::CoAction::Unspecified | pb::CoAction::Original => CoAction::Original,
+            pb::CoAction::Rettifica => CoAction::Rettifica,
+            pb::CoAction::Annullamento => CoAction::Annullamento,
+        };
+        if action != CoAction::Original && co.previous_code.trim().is_empty() {
+            return Err(invalid(
+                "co.previous_code",
+                "required for a rettifica or annullamento",
+            ));
+        }
+        use pb::comunicazione_obbligatoria::Quadro;
+        let quadro = match &co.quadro {
+            None if action == CoAction::Annullamento => CoQuadro::None,
+            None => return Err(invalid("co.quadro", "missing")),
+            Some(Quadro::Assunzione(a)) => {
+                profession_code("co.assunzione.profession_code", &a.profession_code, true)?;
+                if !(1..=100).contains(&a.hours_percent) {
+                    return Err(invalid("co.assunzione.hours_percent", "must be 1..=100"));
+                }
+                if a.end_day != 0 && a.end_day < a.start_day {
+                    return Err(invalid("co.assunzione.end_day", "before start_day"));
+                }
+                CoQuadro::Assunzione {
+                    start_day: a.start_day,
+                    end_day: (a.end_day != 0).then_some(a.end_day),
+                    contract_code: a.contract_code.clone(),
+                    contract_type: contract(a.contract_type()),
+                    profession_code: a.profession_code.clone(),
+                    ccnl: a.ccnl.clone(),
+                    hours_percent: a.hours_percent,
+                }
+            }
+            Some(Quadro::Proroga(p)) => CoQuadro::Proroga {
+                new_end_day: p.new_end_day,
+            },
+            Some(Quadro::Trasformazione(t)) => {
+                if t.hours_percent > 100 {
+                    return Err(invalid("co.trasformazione.hours_percent", "must be <= 100"));
+                }
+                CoQuadro::Trasformazione {
+                    day: t.day,
+                    contract_type: contract(t.contract_type()),
+                    contract_code: t.contract_code.clone(),
+                    hours_percent: t.hours_percent,
+                }
+            }
+            Some(Quadro::Cessazione(c)) => CoQuadro::Cessazione {
+                day: c.day,
+                cause: c.cause.clone(),
+            },
+        };
+        let datore = co
+            .datore
+            .as_ref()
+            .ok_or_else(|| invalid("co.datore", "missing"))?;
+        let workplace = if co.workplace_comune.is_empty() {
+            String::new()
+        } else {
+            // A CO may name a workplace outside Piemonte; keep it, it only
+            // describes the contract.
+            co.workplace_comune.clone()
+        };
+        Ok(ComunicazioneObbligatoria {
+            code: co.code.trim().to_owned(),
+            action,
+            previous_code: co.previous_code.trim().to_owned(),
+            datore: self.employer("co.datore", datore)?,
+            workplace_comune: workplace,
+            quadro,
+        })
+    }
+}
+
+fn require_id(field: &str, value: &str) -> Result<(), DecodeError> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "empty"));
+    }
+    if value.len() > 128 {
+        return Err(invalid(field, "longer than 128 bytes"));
+    }
+    Ok(())
+}
+
+/// A CP2011 code: 1 to 5 dot-separated numeric levels ("5.2.2.1.0").
+fn profession_code(field: &str, code: &str, required: bool) -> Result<(), DecodeError> {
+    if code.is_empty() {
+        return if required {
+            Err(invalid(field, "empty"))
+        } else {
+            Ok(())
+        };
+    }
+    let parts: Vec<&str> = code.split('.').collect();
+    let ok = parts.len() <= 5
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("{code:?} is not an ISTAT CP2011 code"),
+        ))
+    }
+}
+
+fn clean_list(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    out.dedup();
+    out
+}
+
+fn languages(
+    field: &str,
+    items: &[pb::LanguageRequirement],
+) -> Result<Vec<LanguageSkill>, DecodeError> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let code = l.language.trim().to_lowercase();
+            if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_lowercase()) {
+                return Err(invalid(
+                    &format!("{field}[{i}].language"),
+                    "not an ISO 639-1 code",
+                ));
+            }
+            Ok(LanguageSkill {
+                language: code,
+                level: match l.level() {
+                    pb::CefrLevel::Unspecified => Cefr::Unspecified,
+                    pb::CefrLevel::A1 => Cefr::A1,
+                    pb::CefrLevel::A2 => Cefr::A2,
+                    pb::CefrLevel::B1 => Cefr::B1,
+                    pb::CefrLevel::B2 => Cefr::B2,
+                    pb::CefrLevel::C1 => Cefr::C1,
+                    pb::CefrLevel::C2 => Cefr::C2,
+                },
+            })
+        })
+        .collect()
+}
+
+fn contract(c: pb::ContractType) -> ContractType {
+    match c {
+        pb::ContractType::Unspecified => ContractType::Unspecified,
+        pb::ContractType::Indeterminato => ContractType::Indeterminato,
+        pb::ContractType::Determinato => ContractType::Determinato,
+        pb::ContractType::Somministrazione => ContractType::Somministrazione,
+        pb::ContractType::Apprendistato => ContractType::Apprendistato,
+        pb::ContractType::Tirocinio => ContractType::Tirocinio,
+        pb::ContractType::Intermittente => ContractType::Intermittente,
+        pb::ContractType::Stagionale => ContractType::Stagionale,
+    }
+}
+
+fn education(e: pb::EducationLevel) -> EducationLevel {
+    match e {
+        pb::EducationLevel::Unspecified => EducationLevel::Unspecified,
+        pb::EducationLevel::None => EducationLevel::None,
+        pb::EducationLevel::LicenzaMedia => EducationLevel::LicenzaMedia,
+        pb::EducationLevel::QualificaProfessionale => EducationLevel::QualificaProfessionale,
+        pb::EducationLevel::Diploma => EducationLevel::Diploma,
+        pb::EducationLevel::Its => EducationLevel::Its,
+        pb::EducationLevel::LaureaTriennale => EducationLevel::LaureaTriennale,
+        pb::EducationLevel::LaureaMagistrale => EducationLevel::LaureaMagistrale,
+        pb::EducationLevel::Dottorato => EducationLevel::Dottorato,
+    }
+}
