@@ -41,8 +41,6 @@ pub enum ProjectionError {
     Snapshot(#[from] SnapshotError),
     #[error("text index: {0}")]
     Index(#[from] TextIndexError),
-    #[error("encoding snapshot: {0}")]
-    Encode(#[from] postcard::Error),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("{what} is at position {found} but the journal ends at {journal}: the journal was lost or replaced")]
@@ -375,17 +373,17 @@ impl Projection {
         if self.snapshot_position == self.applied_position {
             return Ok(());
         }
-        let bytes = {
+        {
+            // Streamed to the file: a million candidates serialise to
+            // hundreds of MB, which need not exist twice in memory.
             let state = self.read.state()?;
-            postcard::to_allocvec(&(STATE_SCHEMA, &*state))?
-        };
-        self.snapshots.write(self.applied_position, &bytes)?;
+            self.snapshots.write_with(self.applied_position, |out| {
+                postcard::to_io(&(STATE_SCHEMA, &*state), out)
+                    .map(|_| ())
+                    .map_err(std::io::Error::other)
+            })?;
+        }
         self.snapshot_position = self.applied_position;
-        tracing::info!(
-            position = self.applied_position,
-            bytes = bytes.len(),
-            "snapshot written"
-        );
         Ok(())
     }
 }

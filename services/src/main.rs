@@ -1,1 +1,281 @@
-fn main() {}
+//! `incontra`: the matching service binary.
+//!
+//! `serve` opens a data directory (recovering journal, snapshot and index)
+//! and serves the gRPC API; `demo` first fills an empty data directory with a
+//! synthetic Piemonte labour market, prints one preselection list with its
+//! reasons, and then serves.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use incontra_datagen::{Generator, GeneratorConfig};
+use incontra_engine::matching::{self, ListRequest};
+use incontra_engine::model::Day;
+use incontra_engine::scoring::Context;
+use incontra_indexer::projection::vacancy_query_text;
+use incontra_services::node::{Node, NodeOptions};
+use incontra_services::server;
+use prost::Message;
+
+#[derive(Parser)]
+#[command(
+    name = "incontra",
+    version,
+    about = "Explainable job matching for Piemonte's Centri per l'impiego"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gRPC API over an existing (or new, empty) data directory.
+    Serve(Common),
+    /// Load the demo population into an empty data directory, print an
+    /// example preselection list, and serve.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        /// Candidates to generate (vacancies are a tenth of this).
+        #[arg(long, default_value_t = GeneratorConfig::demo().candidates)]
+        candidates: u64,
+        /// Exit after printing the example instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Data directory: journal, snapshots, index and pseudonym key.
+    #[arg(long, default_value = "./data-dir")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Scoring configuration (TOML); defaults to config/scoring.toml as built in.
+    #[arg(long)]
+    scoring_config: Option<PathBuf>,
+    /// Judge eligibility as of this date (YYYY-MM-DD) instead of today.
+    #[arg(long, value_parser = parse_day)]
+    as_of: Option<Day>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+}
+
+fn parse_day(s: &str) -> Result<Day, String> {
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| e.to_string())?;
+    incontra_engine::model::day_from_ymd(
+        chrono::Datelike::year(&date),
+        chrono::Datelike::month(&date),
+        chrono::Datelike::day(&date),
+    )
+    .ok_or_else(|| format!("{s} is out of range"))
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(common) => {
+            let node = open(&common, None).await?;
+            serve(&node, &common).await
+        }
+        Command::Demo {
+            common,
+            candidates,
+            no_serve,
+        } => {
+            let mut config = GeneratorConfig::demo();
+            config.candidates = candidates;
+            config.vacancies = (candidates / 10).max(1);
+            // The demo world has a fixed date; pin the node to it unless told.
+            let as_of = common.as_of.or(Some(config.today));
+            let node = open(&common, as_of).await?;
+            load_demo(&node, config).await?;
+            print_example(&node)?;
+            if no_serve {
+                let projection = node.projection.clone();
+                tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                    let mut p = projection
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("lock poisoned"))?;
+                    Ok(p.snapshot()?)
+                })
+                .await??;
+                return Ok(());
+            }
+            serve(&node, &common).await
+        }
+    }
+}
+
+async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
+    if let Some(addr) = common.metrics_listen {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .context("starting the Prometheus exporter")?;
+    }
+    let mut options = NodeOptions::new(&common.data_dir);
+    options.scoring_config = common.scoring_config.clone();
+    options.as_of = as_of.or(common.as_of);
+    let node = tokio::task::spawn_blocking(move || Node::open(&options)).await??;
+    let r = &node.recovery;
+    eprintln!(
+        "recovered {} in {:.2?}: snapshot at {}, journal at {}, {} events replayed, {} documents re-indexed",
+        common.data_dir.display(),
+        r.elapsed,
+        r.snapshot_position,
+        r.journal_position,
+        r.replayed,
+        r.reindexed
+    );
+    Ok(node)
+}
+
+async fn serve(node: &Node, common: &Common) -> anyhow::Result<()> {
+    eprintln!("serving on {} (Ctrl-C to stop)", common.listen);
+    server::serve(node, common.listen, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Fills an empty data directory; a non-empty one is left as it is.
+async fn load_demo(node: &Node, config: GeneratorConfig) -> anyhow::Result<()> {
+    let position = node
+        .projection
+        .lock()
+        .map_err(|_| anyhow::anyhow!("lock poisoned"))?
+        .journal_position();
+    if position > 0 {
+        eprintln!("data directory already holds {position} events; not loading the demo again");
+        return Ok(());
+    }
+    let projection = node.projection.clone();
+    let reference = node.read.reference.clone();
+    let started = std::time::Instant::now();
+    let (events, rejected) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
+        let generator = Generator::new(&reference, config);
+        let mut p = projection
+            .lock()
+            .map_err(|_| anyhow::anyhow!("lock poisoned"))?;
+        let mut batch = Vec::with_capacity(4096);
+        let (mut events, mut rejected) = (0u64, 0u64);
+        let mut flush = |batch: &mut Vec<Vec<u8>>,
+                         p: &mut incontra_indexer::projection::Projection|
+         -> anyhow::Result<()> {
+            for r in p.ingest(batch)? {
+                if let incontra_indexer::projection::IngestResult::Rejected { event_id, error } = r
+                {
+                    rejected += 1;
+                    tracing::warn!(%event_id, %error, "demo event rejected");
+                }
+            }
+            events += batch.len() as u64;
+            batch.clear();
+            Ok(())
+        };
+        for envelope in generator.events() {
+            batch.push(envelope.encode_to_vec());
+            if batch.len() == batch.capacity() {
+                flush(&mut batch, &mut p)?;
+            }
+        }
+        flush(&mut batch, &mut p)?;
+        p.snapshot()?;
+        Ok((events, rejected))
+    })
+    .await??;
+    eprintln!(
+        "demo loaded: {events} events ({rejected} rejected) in {:.1?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Prints the preselection list of a vacancy in the Torino area with a full
+/// list, as an operator would see it.
+fn print_example(node: &Node) -> anyhow::Result<()> {
+    let read = node.read.clone();
+    let state = read.state()?;
+    let today = server::today(node.as_of);
+    let ctx = Context {
+        reference: &read.reference,
+        config: &read.config,
+        today,
+    };
+    let mut vacancies: Vec<_> = state.vacancies().filter(|v| v.is_open_on(today)).collect();
+    vacancies.sort_by(|a, b| a.id.cmp(&b.id));
+    let request = ListRequest {
+        limit: 10,
+        ..ListRequest::default()
+    };
+    let mut chosen = None;
+    for v in vacancies.iter().take(200) {
+        let text = read
+            .index
+            .candidate_relevance(&vacancy_query_text(v, &read.reference), 2_000)?;
+        let list = matching::match_candidates(&state, &ctx, &v.id, &request, &text)?;
+        if list.items.len() >= 10 {
+            chosen = Some((*v, list));
+            break;
+        }
+    }
+    let Some((v, list)) = chosen else {
+        eprintln!("no open vacancy has 10 eligible candidates yet");
+        return Ok(());
+    };
+    let comune = read.reference.comune(&v.spec.workplace_comune);
+    println!();
+    println!(
+        "Lista di preselezione per {} «{}» — {} ({})",
+        v.id,
+        v.spec.title,
+        comune.map(|c| c.name.as_str()).unwrap_or("?"),
+        v.spec.employer.name
+    );
+    println!(
+        "{} candidati valutati; esclusi: {}",
+        list.considered,
+        list.excluded
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (i, m) in list.items.iter().enumerate() {
+        println!("{:>2}. {}  punteggio {:.3}", i + 1, m.id, m.score);
+        for c in &m.contributions {
+            println!(
+                "      {:<11} {:+.3}  {}",
+                c.criterion.name(),
+                c.contribution,
+                c.reason
+            );
+        }
+    }
+    println!();
+    println!(
+        "Try: grpcurl -plaintext -d '{{\"vacancy_id\":\"{}\",\"limit\":10}}' 127.0.0.1:50051 incontra.match.v1.MatchService/MatchCandidates",
+        v.id
+    );
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Engine results to protobuf responses. Nothing here decides anything:
+//! it only renames.
+
+use incontra_engine::matching::{filter_order, RankedList};
+use incontra_engine::model::PersonalData;
+use incontra_engine::scoring::{Contribution, FilterVerdict};
+use incontra_proto::matching::v1 as pb;
+
+pub fn contribution(c: &Contribution) -> pb::Contribution {
+    pb::Contribution {
+        criterion: c.criterion.name().to_owned(),
+        contribution: c.contribution,
+        reason: c.reason.clone(),
+        similarity: c.similarity,
+        weight: c.weight,
+    }
+}
+
+pub fn verdict(f: &FilterVerdict) -> pb::FilterVerdict {
+    pb::FilterVerdict {
+        filter: f.filter.name().to_owned(),
+        passed: f.passed,
+        reason: f.reason.clone(),
+    }
+}
+
+pub fn excluded(list: &RankedList) -> Vec<pb::FilterCount> {
+    let mut out: Vec<pb::FilterCount> = list
+        .excluded
+        .iter()
+        .map(|(name, count)| pb::FilterCount {
+            filter: (*name).to_owned(),
+            count: *count,
+        })
+        .collect();
+    out.sort_by_key(|f| filter_order(&f.filter));
+    out
+}
+
+pub fn personal(candidate_id: &str, p: &PersonalData) -> pb::CandidatePersonalData {
+    pb::CandidatePersonalData {
+        candidate_id: candidate_id.to_owned(),
+        codice_fiscale: p.codice_fiscale.clone(),
+        given_name: p.given_name.clone(),
+        family_name: p.family_name.clone(),
+        email: p.email.clone(),
+        phone: p.phone.clone(),
+    }
+}

@@ -1,0 +1,6 @@
+//! The service edge of incontra: the gRPC `MatchService`, the conversions
+//! between protobuf and engine types, and the start-up of a node (data
+//! directory, recovery, health, reflection).
+pub mod convert;
+pub mod node;
+pub mod server;

@@ -1,0 +1,102 @@
+//! A node: its data directory opened and recovered, ready to serve.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use incontra_engine::codice_fiscale::Pseudonymiser;
+use incontra_engine::config::ScoringConfig;
+use incontra_engine::model::Day;
+use incontra_engine::reference::ReferenceData;
+use incontra_indexer::projection::{Projection, ProjectionOptions, ReadSide, RecoveryInfo};
+use rand::RngCore;
+
+/// Start-up settings of a node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub data_dir: PathBuf,
+    /// Scoring configuration file; the compiled-in default when `None`.
+    pub scoring_config: Option<PathBuf>,
+    /// Key file of the codice fiscale pseudonyms; `<data-dir>/pseudonym.key`
+    /// (created on first start) when `None`.
+    pub pseudonym_key: Option<PathBuf>,
+    /// Evaluate eligibility as of this day instead of today (reproducing an
+    /// earlier list, or a demo world with a fixed date).
+    pub as_of: Option<Day>,
+    pub projection: ProjectionOptions,
+}
+
+impl NodeOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            scoring_config: None,
+            pseudonym_key: None,
+            as_of: None,
+            projection: ProjectionOptions::default(),
+        }
+    }
+}
+
+pub struct Node {
+    pub projection: Arc<Mutex<Projection>>,
+    pub read: Arc<ReadSide>,
+    pub as_of: Option<Day>,
+    pub recovery: RecoveryInfo,
+}
+
+impl Node {
+    pub fn open(options: &NodeOptions) -> anyhow::Result<Node> {
+        let reference = Arc::new(ReferenceData::embedded().context("loading reference data")?);
+        let config = match &options.scoring_config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                ScoringConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => ScoringConfig::embedded_default()?,
+        };
+        std::fs::create_dir_all(&options.data_dir)
+            .with_context(|| format!("creating {}", options.data_dir.display()))?;
+        let key_path = options
+            .pseudonym_key
+            .clone()
+            .unwrap_or_else(|| options.data_dir.join("pseudonym.key"));
+        let key = load_or_create_key(&key_path)?;
+        let (projection, recovery) = Projection::open(
+            &options.data_dir,
+            reference,
+            config,
+            Pseudonymiser::new(&key),
+            options.projection.clone(),
+        )
+        .with_context(|| format!("opening data directory {}", options.data_dir.display()))?;
+        let read = projection.read_side();
+        Ok(Node {
+            projection: Arc::new(Mutex::new(projection)),
+            read,
+            as_of: options.as_of,
+            recovery,
+        })
+    }
+}
+
+/// The pseudonym key must survive restarts (pseudonyms join CO to
+/// candidacies across the whole history), so it is created once and kept.
+fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.exists() {
+        let key = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        anyhow::ensure!(
+            key.len() >= 32,
+            "{} holds fewer than 32 bytes",
+            path.display()
+        );
+        return Ok(key);
+    }
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &key).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
+}

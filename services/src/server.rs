@@ -1,0 +1,506 @@
+//! The gRPC `MatchService`, plus the standard health and reflection
+//! services, on one tonic server.
+//!
+//! Queries run on the blocking pool: scoring is CPU work and must not stall
+//! the async workers that move bytes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use incontra_engine::matching::{self, ListRequest, MatchError};
+use incontra_engine::model::Day;
+use incontra_engine::scoring::{Context, RequestFilters};
+use incontra_indexer::projection::{
+    candidate_query_text, vacancy_query_text, IngestResult, ProjectionError, ReadSide,
+};
+use incontra_proto::events::v1::Envelope;
+use incontra_proto::matching::v1 as pb;
+use incontra_proto::matching::v1::match_service_server::{MatchService, MatchServiceServer};
+use prost::Message;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert;
+use crate::node::Node;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+/// Candidates whose text relevance is computed for one list; the rest get 0.
+const TEXT_CANDIDATES: usize = 2_000;
+const INGEST_BATCH: usize = 1_024;
+
+pub struct MatchServiceImpl {
+    read: Arc<ReadSide>,
+    projection: Arc<std::sync::Mutex<incontra_indexer::projection::Projection>>,
+    as_of: Option<Day>,
+}
+
+impl MatchServiceImpl {
+    pub fn new(node: &Node) -> Self {
+        Self {
+            read: node.read.clone(),
+            projection: node.projection.clone(),
+            as_of: node.as_of,
+        }
+    }
+}
+
+/// Today's date (UTC) as a [`Day`], unless the node is pinned to a date.
+pub fn today(as_of: Option<Day>) -> Day {
+    as_of.unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        i32::try_from(secs / 86_400).unwrap_or(i32::MAX)
+    })
+}
+
+/// `limit` of a list request: 0 means the default; larger than the cap is
+/// served at the cap rather than refused, as search APIs usually do.
+fn limit(value: u32) -> usize {
+    (match value {
+        0 => DEFAULT_LIMIT,
+        n => n.min(MAX_LIMIT),
+    }) as usize
+}
+
+fn required(field: &str, value: &str) -> Result<(), Status> {
+    if value.trim().is_empty() {
+        return Err(Status::invalid_argument(format!("{field}: required")));
+    }
+    if value.len() > 1_000 {
+        return Err(Status::invalid_argument(format!(
+            "{field}: longer than 1000 bytes"
+        )));
+    }
+    Ok(())
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+fn match_status(e: MatchError) -> Status {
+    match e {
+        MatchError::UnknownVacancy(_) | MatchError::UnknownCandidate(_) => {
+            Status::not_found(e.to_string())
+        }
+        MatchError::UnknownComune(_) => Status::failed_precondition(e.to_string()),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
+}
+
+fn projection_status(e: ProjectionError) -> Status {
+    Status::internal(e.to_string())
+}
+
+#[tonic::async_trait]
+impl MatchService for MatchServiceImpl {
+    async fn search_vacancies(
+        &self,
+        request: Request<pb::SearchVacanciesRequest>,
+    ) -> Result<Response<pb::SearchVacanciesResponse>, Status> {
+        let r = request.into_inner();
+        required("query", &r.query)?;
+        let limit = limit(r.limit);
+        let read = self.read.clone();
+        let today = today(self.as_of);
+        blocking(move || {
+            // Ask for more than needed: the index holds open vacancies, but
+            // some may have expired since their last event.
+            let hits = read
+                .index
+                .search_vacancies(&r.query, limit * 2)
+                .map_err(internal)?;
+            let state = read.state().map_err(projection_status)?;
+            let vacancies = hits
+                .into_iter()
+                .filter_map(|(id, relevance)| {
+                    let v = state.vacancy(&id)?;
+                    if !v.is_open_on(today) {
+                        return None;
+                    }
+                    let comune = read.reference.comune(&v.spec.workplace_comune);
+                    Some(pb::VacancySummary {
+                        vacancy_id: id,
+                        title: v.spec.title.clone(),
+                        comune: v.spec.workplace_comune.clone(),
+                        employer: v.spec.employer.name.clone(),
+                        comune_name: comune.map(|c| c.name.clone()).unwrap_or_default(),
+                        province: comune.map(|c| c.province.clone()).unwrap_or_default(),
+                        profession_code: v.spec.profession_code.clone(),
+                        open_positions: v.open_positions(),
+                        relevance: f64::from(relevance),
+                    })
+                })
+                .take(limit)
+                .collect();
+            Ok(Response::new(pb::SearchVacanciesResponse { vacancies }))
+        })
+        .await
+    }
+
+    async fn match_candidates(
+        &self,
+        request: Request<pb::MatchCandidatesRequest>,
+    ) -> Result<Response<pb::MatchCandidatesResponse>, Status> {
+        let r = request.into_inner();
+        required("vacancy_id", &r.vacancy_id)?;
+        let limit = limit(r.limit);
+        if !(0.0..=1.0).contains(&r.min_score) {
+            return Err(Status::invalid_argument("min_score: must be in [0,1]"));
+        }
+        let read = self.read.clone();
+        let today = today(self.as_of);
+        blocking(move || {
+            let state = read.state().map_err(projection_status)?;
+            let vacancy = state
+                .vacancy(&r.vacancy_id)
+                .ok_or_else(|| Status::not_found(format!("unknown vacancy {}", r.vacancy_id)))?;
+            let text = read
+                .index
+                .candidate_relevance(
+                    &vacancy_query_text(vacancy, &read.reference),
+                    TEXT_CANDIDATES,
+                )
+                .map_err(internal)?;
+            let ctx = Context {
+                reference: &read.reference,
+                config: &read.config,
+                today,
+            };
+            let request = ListRequest {
+                limit,
+                filters: RequestFilters {
+                    cpi_codes: r.cpi_codes.clone(),
+                    max_distance_km: r.max_distance_km,
+                },
+                min_score: r.min_score,
+            };
+            let list = matching::match_candidates(&state, &ctx, &r.vacancy_id, &request, &text)
+                .map_err(match_status)?;
+            let mut personal_data = Vec::new();
+            let matches = list
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    if r.include_personal_data {
+                        if let Some(p) = state.personal_data(&m.id) {
+                            personal_data.push(convert::personal(&m.id, p));
+                        }
+                    }
+                    pb::CandidateMatch {
+                        candidate_id: m.id.clone(),
+                        score: m.score,
+                        contributions: m.contributions.iter().map(convert::contribution).collect(),
+                        rank: i as u32 + 1,
+                        distance_km: m.distance_km,
+                        cpi_code: state
+                            .candidate(&m.id)
+                            .map(|c| c.profile.cpi_code.clone())
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect();
+            Ok(Response::new(pb::MatchCandidatesResponse {
+                matches,
+                personal_data,
+                considered: list.considered,
+                excluded: convert::excluded(&list),
+                journal_position: state.counters().folded(),
+            }))
+        })
+        .await
+    }
+
+    async fn match_vacancies(
+        &self,
+        request: Request<pb::MatchVacanciesRequest>,
+    ) -> Result<Response<pb::MatchVacanciesResponse>, Status> {
+        let r = request.into_inner();
+        required("candidate_id", &r.candidate_id)?;
+        let limit = limit(r.limit);
+        let read = self.read.clone();
+        let today = today(self.as_of);
+        blocking(move || {
+            let state = read.state().map_err(projection_status)?;
+            let candidate = state.candidate(&r.candidate_id).ok_or_else(|| {
+                Status::not_found(format!("unknown candidate {}", r.candidate_id))
+            })?;
+            let text = read
+                .index
+                .vacancy_relevance(
+                    &candidate_query_text(candidate, &read.reference),
+                    TEXT_CANDIDATES,
+                )
+                .map_err(internal)?;
+            let ctx = Context {
+                reference: &read.reference,
+                config: &read.config,
+                today,
+            };
+            let request = ListRequest {
+                limit,
+                ..ListRequest::default()
+            };
+            let list = matching::match_vacancies(&state, &ctx, &r.candidate_id, &request, &text)
+                .map_err(match_status)?;
+            let matches = list
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let v = state.vacancy(&m.id);
+                    pb::VacancyMatch {
+                        vacancy_id: m.id.clone(),
+                        score: m.score,
+                        contributions: m.contributions.iter().map(convert::contribution).collect(),
+                        rank: i as u32 + 1,
+                        title: v.map(|v| v.spec.title.clone()).unwrap_or_default(),
+                        comune: v
+                            .map(|v| v.spec.workplace_comune.clone())
+                            .unwrap_or_default(),
+                        distance_km: m.distance_km,
+                        employer: v.map(|v| v.spec.employer.name.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect();
+            Ok(Response::new(pb::MatchVacanciesResponse {
+                matches,
+                considered: list.considered,
+                excluded: convert::excluded(&list),
+            }))
+        })
+        .await
+    }
+
+    async fn explain(
+        &self,
+        request: Request<pb::ExplainRequest>,
+    ) -> Result<Response<pb::ExplainResponse>, Status> {
+        let r = request.into_inner();
+        required("vacancy_id", &r.vacancy_id)?;
+        required("candidate_id", &r.candidate_id)?;
+        let read = self.read.clone();
+        let today = today(self.as_of);
+        blocking(move || {
+            let state = read.state().map_err(projection_status)?;
+            let vacancy = state
+                .vacancy(&r.vacancy_id)
+                .ok_or_else(|| Status::not_found(format!("unknown vacancy {}", r.vacancy_id)))?;
+            // The same relevance a list would have used for this candidate.
+            let text = read
+                .index
+                .candidate_relevance(
+                    &vacancy_query_text(vacancy, &read.reference),
+                    TEXT_CANDIDATES,
+                )
+                .map_err(internal)?;
+            let ctx = Context {
+                reference: &read.reference,
+                config: &read.config,
+                today,
+            };
+            let relevance = text.get(&r.candidate_id).copied().unwrap_or(0.0);
+            let (_, eval) =
+                matching::explain(&state, &ctx, &r.vacancy_id, &r.candidate_id, relevance)
+                    .map_err(match_status)?;
+            Ok(Response::new(pb::ExplainResponse {
+                eligible: eval.eligible,
+                filters: eval.filters.iter().map(convert::verdict).collect(),
+                score: eval.score,
+                contributions: eval
+                    .contributions
+                    .iter()
+                    .map(convert::contribution)
+                    .collect(),
+            }))
+        })
+        .await
+    }
+
+    async fn ingest(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<Response<pb::IngestResponse>, Status> {
+        let stream = request.into_inner();
+        let mut chunks =
+            std::pin::pin!(stream.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
+        let mut response = pb::IngestResponse::default();
+        let mut index: u64 = 0;
+        while let Some(chunk) = chunks.next().await {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                // A transport or decoding error ends the call; everything
+                // before it in earlier batches is already durable.
+                let envelope = item?;
+                batch.push(envelope.encode_to_vec());
+            }
+            let projection = self.projection.clone();
+            let results = blocking(move || {
+                let mut p = projection
+                    .lock()
+                    .map_err(|_| Status::internal("projection lock poisoned"))?;
+                p.ingest(&batch).map_err(projection_status)
+            })
+            .await?;
+            for result in results {
+                match result {
+                    IngestResult::Applied { position } => {
+                        response.accepted += 1;
+                        response.journal_position = position;
+                    }
+                    IngestResult::Ignored { position, .. } => {
+                        response.accepted += 1;
+                        response.duplicates += 1;
+                        response.journal_position = position;
+                    }
+                    IngestResult::Rejected { event_id, error } => {
+                        response.rejected.push(pb::Rejection {
+                            index,
+                            event_id,
+                            reason: error.to_string(),
+                        });
+                    }
+                }
+                index += 1;
+            }
+        }
+        // Make this call's events searchable before answering.
+        let projection = self.projection.clone();
+        blocking(move || {
+            let mut p = projection
+                .lock()
+                .map_err(|_| Status::internal("projection lock poisoned"))?;
+            p.commit_index().map_err(projection_status)
+        })
+        .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_status(
+        &self,
+        _request: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let read = self.read.clone();
+        let projection = self.projection.clone();
+        let today = today(self.as_of);
+        blocking(move || {
+            let (journal_position, snapshot_position) = {
+                let p = projection
+                    .lock()
+                    .map_err(|_| Status::internal("projection lock poisoned"))?;
+                (p.journal_position(), p.snapshot_position())
+            };
+            let state = read.state().map_err(projection_status)?;
+            let c = state.counters();
+            Ok(Response::new(pb::GetStatusResponse {
+                vacancies: state.vacancy_count() as u64,
+                open_vacancies: state.vacancies().filter(|v| v.is_open_on(today)).count() as u64,
+                candidates: state.candidate_count() as u64,
+                available_candidates: state
+                    .candidates()
+                    .filter(|c| {
+                        c.available
+                            && !c.withdrawn
+                            && state
+                                .employment_of(c)
+                                .is_none_or(|e| e.busy_hours_percent(today) < 100)
+                    })
+                    .count() as u64,
+                events_applied: c.applied,
+                events_ignored: c.duplicates + c.stale + c.ignored,
+                journal_position,
+                snapshot_position,
+                employment_records: state.employment_count() as u64,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                state_digest: state.digest(),
+            }))
+        })
+        .await
+    }
+}
+
+/// Serves `MatchService`, health and reflection on `addr` until `shutdown`
+/// resolves; then commits the index and writes a snapshot.
+pub async fn serve(
+    node: &Node,
+    addr: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(node, listener, shutdown).await
+}
+
+pub async fn serve_on(
+    node: &Node,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<MatchServiceServer<MatchServiceImpl>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(incontra_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(incontra_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    // Commit the index once a second while idle-ingesting, so what a batch
+    // applied becomes searchable even when no further batch arrives.
+    let committer = {
+        let projection = node.projection.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let projection = projection.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    projection
+                        .lock()
+                        .map_err(|_| "projection lock poisoned".to_string())
+                        .and_then(|mut p| p.commit_index().map_err(|e| e.to_string()))
+                })
+                .await;
+                if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
+                    tracing::error!(error = %e, "periodic index commit failed");
+                }
+            }
+        })
+    };
+
+    let local = listener.local_addr()?;
+    tracing::info!(%local, "serving incontra.match.v1.MatchService");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let result = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(MatchServiceServer::new(MatchServiceImpl::new(node)))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    committer.abort();
+    let projection = node.projection.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut p = projection
+            .lock()
+            .map_err(|_| anyhow::anyhow!("projection lock poisoned"))?;
+        p.snapshot()?;
+        Ok(())
+    })
+    .await??;
+    result?;
+    Ok(())
+}
