@@ -1,17 +1,22 @@
 //! Full-text side of the projection: two tantivy indexes (open vacancies,
 //! active candidates) under an Italian analyzer.
 //!
-//! The analyzer lowercases, drops Italian stop words, stems with the Snowball
-//! Italian stemmer and then folds accents, so "perché"/"perche" and
-//! "cuochi"/"cuoco" meet. Each commit carries the journal position it
+//! The analyzer lowercases, drops Italian stop words, folds accents and
+//! stems with the Snowball Italian stemmer, so "perché"/"perche",
+//! "città"/"citta" and "cuochi"/"cuoco" meet. Each commit carries the journal position it
 //! reflects, which is how a restart knows what to re-index.
+//!
+//! Scores are computed with BM25 statistics of the live documents only
+//! ([`LiveStats`]): tantivy's defaults count deleted documents until a merge
+//! purges them, so two replicas holding the same documents, but fed in other
+//! batches, would rank differently.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
-use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
+use tantivy::query::{Bm25StatisticsProvider, Query, QueryParser, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
 };
@@ -19,7 +24,10 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer, TokenStream,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    doc, DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher,
+    TantivyDocument, Term, TERMINATED,
+};
 
 /// Name under which the Italian analyzer is registered.
 pub const ITALIAN: &str = "it_stem";
@@ -43,22 +51,33 @@ pub enum TextIndexError {
     Poisoned,
 }
 
-/// The Italian analyzer, also used to tokenise queries.
+/// Accented Italian stop words as people type them without accents
+/// ("perche", "piu"): the standard list has only the accented forms.
+const FOLDED_STOP_WORDS: &[&str] = &[
+    "perche", "piu", "sara", "saro", "avra", "avro", "fara", "faro", "stara", "staro", "cosi",
+];
+
+/// The Italian analyzer, also used to tokenise queries: lowercase, drop
+/// stop words, fold accents, drop stop words typed without accents, stem.
+/// Stemming comes last so an unaccented query and an accented text meet.
 pub fn italian_analyzer() -> TextAnalyzer {
+    let folded_stop = StopWordFilter::remove(FOLDED_STOP_WORDS.iter().map(|w| (*w).to_owned()));
     let builder = TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser);
     // The stop-word list ships with tantivy; it is only absent if the crate
-    // was built without it, in which case stemming still applies.
+    // was built without it, in which case the rest still applies.
     match StopWordFilter::new(Language::Italian) {
         Some(stop) => builder
             .filter(stop)
-            .filter(Stemmer::new(Language::Italian))
             .filter(AsciiFoldingFilter)
+            .filter(folded_stop)
+            .filter(Stemmer::new(Language::Italian))
             .build(),
         None => builder
-            .filter(Stemmer::new(Language::Italian))
             .filter(AsciiFoldingFilter)
+            .filter(folded_stop)
+            .filter(Stemmer::new(Language::Italian))
             .build(),
     }
 }
@@ -78,10 +97,125 @@ pub fn analyse(text: &str) -> Vec<String> {
     out
 }
 
+/// BM25 statistics over live documents only, so a score depends on what the
+/// index holds, not on the history of deletes and merges that produced it.
+///
+/// Field lengths are summed from the per-document field norms (the same
+/// quantised lengths BM25 uses per document), which makes the total a pure
+/// function of the live documents.
+pub struct LiveStats {
+    searcher: Searcher,
+    docs: u64,
+    tokens: HashMap<Field, u64>,
+}
+
+impl LiveStats {
+    fn compute(searcher: Searcher, fields: &[Field]) -> tantivy::Result<LiveStats> {
+        let mut docs = 0u64;
+        let mut tokens: HashMap<Field, u64> = HashMap::new();
+        for segment in searcher.segment_readers() {
+            docs += u64::from(segment.num_docs());
+            for &field in fields {
+                let norms = segment.get_fieldnorms_reader(field)?;
+                let sum: u64 = segment
+                    .doc_ids_alive()
+                    .map(|d| u64::from(norms.fieldnorm(d)))
+                    .sum();
+                *tokens.entry(field).or_default() += sum;
+            }
+        }
+        Ok(LiveStats {
+            searcher,
+            docs,
+            tokens,
+        })
+    }
+}
+
+impl Bm25StatisticsProvider for LiveStats {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        Ok(self.tokens.get(&field).copied().unwrap_or(0))
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.docs)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let mut total = 0u64;
+        for segment in self.searcher.segment_readers() {
+            let inverted = segment.inverted_index(term.field())?;
+            match segment.alive_bitset() {
+                None => total += u64::from(inverted.doc_freq(term)?),
+                Some(alive) => {
+                    if let Some(mut postings) =
+                        inverted.read_postings(term, IndexRecordOption::Basic)?
+                    {
+                        let mut doc = postings.doc();
+                        while doc != TERMINATED {
+                            if alive.is_alive(doc) {
+                                total += 1;
+                            }
+                            doc = postings.advance();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Collects every matching document with its score.
+struct AllScores;
+
+struct SegmentScores {
+    segment: u32,
+    hits: Vec<(DocAddress, f32)>,
+}
+
+impl Collector for AllScores {
+    type Fruit = Vec<(DocAddress, f32)>;
+    type Child = SegmentScores;
+
+    fn for_segment(
+        &self,
+        segment: u32,
+        _: &tantivy::SegmentReader,
+    ) -> tantivy::Result<SegmentScores> {
+        Ok(SegmentScores {
+            segment,
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<(DocAddress, f32)>>) -> tantivy::Result<Self::Fruit> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for SegmentScores {
+    type Fruit = Vec<(DocAddress, f32)>;
+
+    fn collect(&mut self, doc: tantivy::DocId, score: tantivy::Score) {
+        self.hits.push((DocAddress::new(self.segment, doc), score));
+    }
+
+    fn harvest(self) -> Self::Fruit {
+        self.hits
+    }
+}
+
 struct Side {
     index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
+    /// The searcher queries use, with its statistics; swapped on commit.
+    current: RwLock<Arc<LiveStats>>,
     id: Field,
     title: Field,
     text: Field,
@@ -114,10 +248,15 @@ impl Side {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let current = RwLock::new(Arc::new(LiveStats::compute(
+            reader.searcher(),
+            &[title, text],
+        )?));
         Ok(Side {
             index,
             reader,
             writer: Mutex::new(writer),
+            current,
             id,
             title,
             text,
@@ -144,6 +283,8 @@ impl Side {
         prepared.commit()?;
         drop(writer);
         self.reader.reload()?;
+        let stats = LiveStats::compute(self.reader.searcher(), &[self.title, self.text])?;
+        *self.current.write().map_err(|_| TextIndexError::Poisoned)? = Arc::new(stats);
         Ok(())
     }
 
@@ -161,9 +302,22 @@ impl Side {
         Ok(())
     }
 
+    fn stats(&self) -> Result<Arc<LiveStats>, TextIndexError> {
+        Ok(self
+            .current
+            .read()
+            .map_err(|_| TextIndexError::Poisoned)?
+            .clone())
+    }
+
     fn run(&self, query: &dyn Query, limit: usize) -> Result<Vec<(String, f32)>, TextIndexError> {
-        let searcher = self.reader.searcher();
-        let top = searcher.search(query, &TopDocs::with_limit(limit))?;
+        let stats = self.stats()?;
+        let searcher = &stats.searcher;
+        let top = searcher.search_with_statistics_provider(
+            query,
+            &TopDocs::with_limit(limit),
+            stats.as_ref(),
+        )?;
         let mut out = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -176,38 +330,56 @@ impl Side {
 
     /// Documents most relevant to a bag of analysed terms, scores scaled so
     /// the best is 1.
+    ///
+    /// BM25 is summed here, term by term in the terms' order and in f64,
+    /// rather than by a tantivy union query: the union adds term scores in
+    /// an order that depends on the segment layout, which makes replicas
+    /// holding the same documents differ in the last bit.
     fn relevance(
         &self,
         terms: &[String],
         limit: usize,
     ) -> Result<HashMap<String, f64>, TextIndexError> {
-        let clauses: Vec<(Occur, Box<dyn Query>)> = terms
-            .iter()
-            .take(MAX_QUERY_TERMS)
-            .map(|t| {
-                let q: Box<dyn Query> = Box::new(TermQuery::new(
-                    Term::from_field_text(self.text, t),
-                    IndexRecordOption::WithFreqs,
-                ));
-                (Occur::Should, q)
-            })
-            .collect();
-        if clauses.is_empty() {
-            return Ok(HashMap::new());
+        let stats = self.stats()?;
+        let searcher = &stats.searcher;
+        let mut scores: HashMap<DocAddress, f64> = HashMap::new();
+        for term in terms.iter().take(MAX_QUERY_TERMS) {
+            let query = TermQuery::new(
+                Term::from_field_text(self.text, term),
+                IndexRecordOption::WithFreqs,
+            );
+            for (address, score) in
+                searcher.search_with_statistics_provider(&query, &AllScores, stats.as_ref())?
+            {
+                *scores.entry(address).or_default() += f64::from(score);
+            }
         }
-        let hits = self.run(&BooleanQuery::new(clauses), limit)?;
-        let best = hits.first().map(|(_, s)| *s).unwrap_or(0.0);
+        let mut ranked: Vec<(DocAddress, f64)> = scores.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if ranked.len() > limit {
+            // Which of several equal scores at the cut-off would make the
+            // list depends on document addresses; keep none of them, so the
+            // set is a function of the scores alone.
+            let cut = ranked[limit].1;
+            ranked.truncate(limit);
+            ranked.retain(|(_, s)| *s > cut);
+        }
+        let best = ranked.first().map(|(_, s)| *s).unwrap_or(0.0);
         if best <= 0.0 {
             return Ok(HashMap::new());
         }
-        Ok(hits
-            .into_iter()
-            .map(|(id, s)| (id, f64::from(s / best)))
-            .collect())
+        let mut out = HashMap::with_capacity(ranked.len());
+        for (address, score) in ranked {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
+                out.insert(id.to_owned(), score / best);
+            }
+        }
+        Ok(out)
     }
 
     fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.stats().map(|s| s.docs).unwrap_or(0)
     }
 }
 
@@ -321,7 +493,9 @@ mod tests {
         let terms = analyse("Cerchiamo un cuoco per il ristorante, perché è urgente");
         assert!(!terms.iter().any(|t| t == "il" || t == "un" || t == "per"));
         assert_eq!(analyse("cuochi"), analyse("cuoco"));
-        assert_eq!(analyse("perché"), analyse("perche"));
+        assert!(analyse("perché perche più piu").is_empty());
+        assert_eq!(analyse("città"), analyse("citta"));
+        assert_eq!(analyse("Università"), analyse("universita"));
         assert!(terms.iter().all(|t| t.is_ascii()));
     }
 
@@ -347,6 +521,46 @@ mod tests {
         let reopened = TextIndex::open(dir.path()).unwrap();
         assert_eq!(reopened.committed_position().unwrap(), 43);
         assert_eq!(reopened.vacancy_docs(), 1);
+    }
+
+    #[test]
+    fn scores_do_not_depend_on_deleted_documents() {
+        let docs = [
+            ("C1", "saldatore esperto saldatura TIG e MIG"),
+            ("C2", "cameriere di sala e bar"),
+            ("C3", "saldatore carpentiere metallico"),
+            ("C4", "magazziniere con patentino del muletto"),
+        ];
+        let once = tempfile::tempdir().unwrap();
+        let a = TextIndex::open(once.path()).unwrap();
+        for (id, text) in docs {
+            a.upsert_candidate(id, "", text).unwrap();
+        }
+        a.commit(1).unwrap();
+        // Same final documents, reached through updates and deletes spread
+        // over several commits (segments with deleted documents).
+        let churn = tempfile::tempdir().unwrap();
+        let b = TextIndex::open(churn.path()).unwrap();
+        for round in 0..3 {
+            for (id, text) in docs {
+                b.upsert_candidate(id, "", &format!("{text} versione {round}"))
+                    .unwrap();
+            }
+            b.upsert_candidate("GONE", "", "saldatore saldatore saldatura")
+                .unwrap();
+            b.commit(round + 1).unwrap();
+        }
+        for (id, text) in docs {
+            b.upsert_candidate(id, "", text).unwrap();
+        }
+        b.remove_candidate("GONE").unwrap();
+        b.commit(9).unwrap();
+        assert_eq!(a.candidate_docs(), b.candidate_docs());
+        let ra = a.candidate_relevance("saldatore TIG", 10).unwrap();
+        let rb = b.candidate_relevance("saldatore TIG", 10).unwrap();
+        assert_eq!(ra, rb);
+        let raw_a = a.search_vacancies("x", 1).unwrap();
+        assert!(raw_a.is_empty());
     }
 
     #[test]

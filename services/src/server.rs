@@ -11,6 +11,7 @@ use std::time::Duration;
 use incontra_engine::matching::{self, ListRequest, MatchError};
 use incontra_engine::model::Day;
 use incontra_engine::scoring::{Context, RequestFilters};
+use incontra_engine::state::Outcome;
 use incontra_indexer::projection::{
     candidate_query_text, vacancy_query_text, IngestResult, ProjectionError, ReadSide,
 };
@@ -358,10 +359,22 @@ impl MatchService for MatchServiceImpl {
                         response.accepted += 1;
                         response.journal_position = position;
                     }
-                    IngestResult::Ignored { position, .. } => {
+                    IngestResult::Ignored { position, outcome } => {
                         response.accepted += 1;
-                        response.duplicates += 1;
                         response.journal_position = position;
+                        match outcome {
+                            Outcome::Ignored { reason } => {
+                                response.ignored += 1;
+                                response.ignored_reasons.push(pb::Rejection {
+                                    index,
+                                    event_id: String::new(),
+                                    reason,
+                                });
+                            }
+                            Outcome::DuplicateEvent
+                            | Outcome::StaleVersion { .. }
+                            | Outcome::Applied => response.duplicates += 1,
+                        }
                     }
                     IngestResult::Rejected { event_id, error } => {
                         response.rejected.push(pb::Rejection {
@@ -388,8 +401,9 @@ impl MatchService for MatchServiceImpl {
 
     async fn get_status(
         &self,
-        _request: Request<pb::GetStatusRequest>,
+        request: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let include_digest = request.into_inner().include_digest;
         let read = self.read.clone();
         let projection = self.projection.clone();
         let today = today(self.as_of);
@@ -422,7 +436,11 @@ impl MatchService for MatchServiceImpl {
                 snapshot_position,
                 employment_records: state.employment_count() as u64,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                state_digest: state.digest(),
+                state_digest: if include_digest {
+                    state.digest()
+                } else {
+                    String::new()
+                },
             }))
         })
         .await
