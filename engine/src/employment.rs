@@ -29,11 +29,16 @@ pub struct Contract {
 }
 
 impl Contract {
-    /// In force on `day`: started, not ceased, and not past its end date.
+    /// In force on `day`: started, not past its end date, not ceased. The
+    /// cessazione date of the Unificato LAV form is the last day worked, so
+    /// the contract still holds on it.
     pub fn active_on(&self, day: Day) -> bool {
         self.start_day <= day
             && self.end_day.is_none_or(|end| end >= day)
-            && self.ceased.as_ref().is_none_or(|(ceased, _)| *ceased > day)
+            && self
+                .ceased
+                .as_ref()
+                .is_none_or(|(ceased, _)| *ceased >= day)
     }
 }
 
@@ -223,7 +228,12 @@ mod tests {
             }
         )));
         assert_eq!(r.busy_hours_percent(150), 100);
-        assert_eq!(r.busy_hours_percent(200), 0);
+        assert_eq!(
+            r.busy_hours_percent(200),
+            100,
+            "the cessazione day is still worked"
+        );
+        assert_eq!(r.busy_hours_percent(201), 0);
     }
 
     #[test]

@@ -222,17 +222,17 @@ impl Context<'_> {
 
         let open = vacancy.is_open_on(self.today);
         let reason = if open {
-            format!(
-                "Annuncio aperto con {} posti disponibili",
-                vacancy.open_positions()
-            )
+            match vacancy.open_positions() {
+                1 => "Annuncio aperto con 1 posto disponibile".to_string(),
+                n => format!("Annuncio aperto con {n} posti disponibili"),
+            }
         } else {
             match vacancy.status {
                 VacancyStatus::Withdrawn => "Annuncio ritirato".to_string(),
-                VacancyStatus::Closed => "Annuncio chiuso".to_string(),
-                VacancyStatus::Open if vacancy.open_positions() == 0 => {
+                _ if vacancy.open_positions() == 0 => {
                     "Tutti i posti dell'annuncio sono stati coperti".to_string()
                 }
+                VacancyStatus::Closed => "Annuncio chiuso".to_string(),
                 VacancyStatus::Open => format!(
                     "Annuncio scaduto il {}",
                     format_day(vacancy.spec.valid_until_day)
@@ -254,8 +254,9 @@ impl Context<'_> {
         ) {
             None => {
                 let reason = "Comune di domicilio o della sede di lavoro sconosciuto".to_string();
-                push(&mut out, HardFilter::Location, false, reason);
-                return (out, distance);
+                if !push(&mut out, HardFilter::Location, false, reason) {
+                    return (out, distance);
+                }
             }
             Some(km) => {
                 distance = Some(km);
@@ -470,8 +471,9 @@ impl Context<'_> {
                         format!("Professione «{wanted}» tra quelle svolte o cercate")
                     }
                     Some(code) if depth > 0 => format!(
-                        "Professione affine: «{}» ({depth} livelli su {levels} della classificazione ISTAT in comune con «{wanted}»)",
-                        self.profession_label(code)
+                        "Professione affine: «{}» ({depth} {} su {levels} della classificazione ISTAT in comune con «{wanted}»)",
+                        self.profession_label(code),
+                        if depth == 1 { "livello" } else { "livelli" },
                     ),
                     _ => format!("Nessuna professione affine a «{wanted}» nel profilo"),
                 }
@@ -501,8 +503,21 @@ impl Context<'_> {
                     "Profilo non pertinente al testo dell'annuncio".into()
                 }
             }
+            Criterion::Distance
+                if self
+                    .road_km(&p.domicile_comune, &v.workplace_comune)
+                    .is_none() =>
+            {
+                "Distanza non calcolabile: comune di domicilio o della sede di lavoro sconosciuto"
+                    .to_string()
+            }
+            Criterion::Distance if p.domicile_comune == v.workplace_comune => format!(
+                "Domicilio nello stesso comune della sede di lavoro ({})",
+                self.comune_name(&v.workplace_comune)
+            ),
             Criterion::Distance => format!(
-                "Domicilio a {distance_km:.0} km dalla sede di lavoro di {}",
+                "Domicilio a {:.0} km dalla sede di lavoro di {}",
+                distance_km.max(1.0),
                 self.comune_name(&v.workplace_comune)
             ),
             Criterion::Experience => {

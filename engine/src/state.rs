@@ -4,7 +4,11 @@
 //! events it yields the same state, and a duplicate `event_id` or a
 //! non-increasing `entity_version` leaves the state untouched and is counted.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+// Ids come from the region's own systems, not from the public, so a fast
+// unkeyed hash is safe; SipHash was a tenth of a million-candidate restore.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;

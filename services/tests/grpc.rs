@@ -955,8 +955,10 @@ async fn a_hire_removes_a_candidate_and_a_termination_brings_them_back() {
         &cf,
         version + 2,
         "TESTCO0000000002",
+        // The cessazione date is the last day worked: yesterday's frees the
+        // worker today.
         ev::comunicazione_obbligatoria::Quadro::Cessazione(ev::Cessazione {
-            day: today,
+            day: today - 1,
             cause: "dimissioni".into(),
         }),
     );
