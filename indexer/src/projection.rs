@@ -154,12 +154,16 @@ impl Projection {
         std::fs::create_dir_all(dir)?;
         let (journal_dir, snapshot_dir, index_dir) = paths(dir);
         let (journal, report) = Journal::open(&journal_dir, options.journal.clone())?;
+        let journal_opened = started.elapsed();
         let snapshots = SnapshotStore::open(&snapshot_dir)?;
         let index = TextIndex::open(&index_dir)?;
         let journal_end = journal.last_position();
+        let index_opened = started.elapsed();
 
-        let (mut state, snapshot_position) = match snapshots.load_latest()? {
-            Some((position, bytes)) => match postcard::from_bytes::<(u32, State)>(&bytes) {
+        let loaded = snapshots.load_latest_mapped()?;
+        let snapshot_read = started.elapsed();
+        let (mut state, snapshot_position) = match loaded {
+            Some((position, mapped)) => match postcard::from_bytes::<(u32, State)>(mapped.body()) {
                 Ok((STATE_SCHEMA, state)) => (state, position),
                 Ok((other, _)) => {
                     tracing::warn!(
@@ -175,7 +179,16 @@ impl Projection {
             },
             None => (State::new(), 0),
         };
+        let snapshot_decoded = started.elapsed();
         state.rebuild_indexes();
+        tracing::info!(
+            ?journal_opened,
+            ?index_opened,
+            ?snapshot_read,
+            ?snapshot_decoded,
+            indexes_rebuilt = ?started.elapsed(),
+            "recovery phases (cumulative)"
+        );
         if snapshot_position > journal_end {
             return Err(ProjectionError::AheadOfJournal {
                 what: "the snapshot",

@@ -239,6 +239,21 @@ impl SnapshotStore {
         Ok(None)
     }
 
+    /// Like [`SnapshotStore::load_latest`], but the body is memory-mapped
+    /// rather than read: a restore decodes straight from the page cache,
+    /// without a second copy of a body that can be gigabytes.
+    pub fn load_latest_mapped(&self) -> Result<Option<(u64, MappedSnapshot)>, SnapshotError> {
+        let _guard = self.guard();
+        for position in self.list_positions()?.into_iter().rev() {
+            let path = self.dir.join(snapshot_name(position));
+            match map_verified(&path, position)? {
+                Ok(mapped) => return Ok(Some((position, mapped))),
+                Err(Invalid(reason)) => warn_invalid(&path, &reason),
+            }
+        }
+        Ok(None)
+    }
+
     /// Position of the snapshot [`SnapshotStore::load_latest`] would return.
     /// Verifies checksums by streaming the file (no body kept in memory), so
     /// it costs one sequential read of the newest snapshot.
@@ -357,6 +372,58 @@ where
         .and_then(|()| file.sync_all())
         .map_err(io_err("finish snapshot temp file", path))?;
     Ok(len)
+}
+
+/// A verified snapshot body, mapped read-only.
+pub struct MappedSnapshot {
+    map: memmap2::Mmap,
+}
+
+impl MappedSnapshot {
+    pub fn body(&self) -> &[u8] {
+        &self.map[HEADER_LEN..]
+    }
+}
+
+fn map_verified(
+    path: &Path,
+    expected_position: u64,
+) -> Result<Result<MappedSnapshot, Invalid>, SnapshotError> {
+    let file = File::open(path).map_err(io_err("open snapshot", path))?;
+    // SAFETY: snapshot files are written under a temporary name and never
+    // modified after the rename; pruning only unlinks them, which leaves an
+    // existing mapping intact on Unix.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err("map snapshot", path))?;
+    if map.len() < HEADER_LEN {
+        return Ok(Err(Invalid(format!(
+            "file is {} bytes, shorter than the header",
+            map.len()
+        ))));
+    }
+    let mut raw = [0u8; HEADER_LEN];
+    raw.copy_from_slice(&map[..HEADER_LEN]);
+    let header = match decode_header(&raw) {
+        Ok(header) => header,
+        Err(reason) => return Ok(Err(Invalid(reason))),
+    };
+    if header.position != expected_position {
+        return Ok(Err(Invalid(format!(
+            "header position {} does not match file name",
+            header.position
+        ))));
+    }
+    let body = &map[HEADER_LEN..];
+    if header.body_len != body.len() as u64 {
+        return Ok(Err(Invalid(format!(
+            "header says {} body bytes, file has {}",
+            header.body_len,
+            body.len()
+        ))));
+    }
+    if crc32fast::hash(body) != header.body_crc {
+        return Ok(Err(Invalid("body checksum mismatch".into())));
+    }
+    Ok(Ok(MappedSnapshot { map }))
 }
 
 /// Checks the snapshot at `path` against its header and checksum, reading
@@ -560,6 +627,26 @@ mod tests {
 
         fs::write(dir.path().join(snapshot_name(10)), b"garbage").unwrap();
         assert_eq!(store.load_latest().unwrap(), None);
+    }
+
+    #[test]
+    fn mapped_load_matches_and_skips_corrupt_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SnapshotStore::open(dir.path()).unwrap();
+        store.write(10, &body(3, 5000)).unwrap();
+        store.write(20, &body(5, 7000)).unwrap();
+        let (position, mapped) = store.load_latest_mapped().unwrap().unwrap();
+        assert_eq!(position, 20);
+        assert_eq!(mapped.body(), &body(5, 7000)[..]);
+        drop(mapped);
+        let newest = dir.path().join(snapshot_name(20));
+        let mut bytes = fs::read(&newest).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        fs::write(&newest, bytes).unwrap();
+        let (position, mapped) = store.load_latest_mapped().unwrap().unwrap();
+        assert_eq!(position, 10);
+        assert_eq!(mapped.body(), &body(3, 5000)[..]);
     }
 
     #[test]

@@ -19,6 +19,11 @@ use incontra_services::node::{Node, NodeOptions};
 use incontra_services::server;
 use prost::Message;
 
+// The state is millions of small strings and vectors; glibc's allocator
+// spends a third of a snapshot restore growing and consolidating arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "incontra",
