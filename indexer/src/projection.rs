@@ -51,6 +51,8 @@ pub enum ProjectionError {
     },
     #[error("a lock was poisoned by a panic in another thread")]
     Poisoned,
+    #[error("data directory {0} is in use by another process")]
+    InUse(String),
 }
 
 impl<T> From<PoisonError<T>> for ProjectionError {
@@ -122,6 +124,9 @@ pub enum IngestResult {
 }
 
 pub struct Projection {
+    /// Held for the projection's life: two writers on one journal would
+    /// interleave records and each believe its own positions.
+    _lock: std::fs::File,
     read: Arc<ReadSide>,
     pseudonymiser: Pseudonymiser,
     journal: Journal,
@@ -152,6 +157,18 @@ impl Projection {
     ) -> Result<(Projection, RecoveryInfo), ProjectionError> {
         let started = Instant::now();
         std::fs::create_dir_all(dir)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(ProjectionError::InUse(dir.display().to_string()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let (journal_dir, snapshot_dir, index_dir) = paths(dir);
         let (journal, report) = Journal::open(&journal_dir, options.journal.clone())?;
         let journal_opened = started.elapsed();
@@ -261,6 +278,7 @@ impl Projection {
             read.index.commit(journal_end)?;
         }
         let projection = Projection {
+            _lock: lock,
             read,
             pseudonymiser,
             journal,
@@ -552,4 +570,28 @@ pub fn candidate_query_text(c: &Candidate, reference: &ReferenceData) -> String 
         p.skills.join(" "),
         p.certified_skills.join(" ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> Result<(Projection, RecoveryInfo), ProjectionError> {
+        Projection::open(
+            dir,
+            Arc::new(ReferenceData::embedded().unwrap()),
+            ScoringConfig::embedded_default().unwrap(),
+            Pseudonymiser::new(&[7u8; 32]),
+            ProjectionOptions::default(),
+        )
+    }
+
+    #[test]
+    fn a_data_directory_has_one_writer_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, _) = open(dir.path()).unwrap();
+        assert!(matches!(open(dir.path()), Err(ProjectionError::InUse(_))));
+        drop(first);
+        assert!(open(dir.path()).is_ok());
+    }
 }
