@@ -41,7 +41,9 @@ pub struct Ranked {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RankedList {
     pub items: Vec<Ranked>,
-    /// Pairs looked at (within reach), and how many each filter excluded.
+    /// Pairs within reach, and how many each filter excluded (the first
+    /// failing one; residents of a comune beyond all their limits are
+    /// counted under distance without being visited).
     pub considered: u64,
     pub excluded: BTreeMap<&'static str, u64>,
 }
@@ -123,13 +125,16 @@ fn facts<'s>(state: &'s State, candidate: &Candidate) -> CandidateFacts<'s> {
     }
 }
 
-/// Comuni whose centre lies within `km` of `origin`.
-fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<&'r str> {
+/// Comuni whose centre lies within `km` of `origin`, with their road
+/// distance: computed once per list, then shared by everyone living there.
+fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<(&'r str, f64)> {
     ctx.reference
         .comuni()
         .iter()
-        .filter(|c| ctx.road_km(origin, &c.istat_code).is_some_and(|d| d <= km))
-        .map(|c| c.istat_code.as_str())
+        .filter_map(|c| {
+            let d = ctx.road_km(origin, &c.istat_code)?;
+            (d <= km).then_some((c.istat_code.as_str(), d))
+        })
         .collect()
 }
 
@@ -155,17 +160,33 @@ pub fn match_candidates(
     }
     let mut list = RankedList::default();
     let mut top = TopK::new(request.limit);
-    for comune in comuni_within(ctx, origin, reach) {
+    let default_km = ctx.config.distance.default_max_km;
+    for (comune, km) in comuni_within(ctx, origin, reach) {
+        // Nobody here could travel this far: count them all as excluded by
+        // distance without visiting them (one who would also fail an
+        // earlier filter is then counted under distance instead).
+        if km > f64::from(state.max_mobility_km_in(comune).max(default_km)) {
+            let residents = state.candidate_count_in(comune) as u64;
+            if residents > 0 {
+                list.considered += residents;
+                *list
+                    .excluded
+                    .entry(HardFilter::Distance.name())
+                    .or_default() += residents;
+            }
+            continue;
+        }
         for id in state.candidate_ids_in(comune) {
             let Some(candidate) = state.candidate(id) else {
                 continue;
             };
             list.considered += 1;
-            let (verdicts, distance) = ctx.hard_filters(
+            let (verdicts, distance) = ctx.hard_filters_at(
                 vacancy,
                 candidate,
                 facts(state, candidate),
                 &request.filters,
+                Some(km),
                 false,
             );
             if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
@@ -219,7 +240,7 @@ pub fn match_vacancies(
     let facts = facts(state, candidate);
     let mut list = RankedList::default();
     let mut top = TopK::new(request.limit);
-    for comune in comuni_within(ctx, origin, reach) {
+    for (comune, km) in comuni_within(ctx, origin, reach) {
         for id in state.vacancy_ids_in(comune) {
             let Some(vacancy) = state.vacancy(id) else {
                 continue;
@@ -229,7 +250,7 @@ pub fn match_vacancies(
             }
             list.considered += 1;
             let (verdicts, distance) =
-                ctx.hard_filters(vacancy, candidate, facts, &request.filters, false);
+                ctx.hard_filters_at(vacancy, candidate, facts, &request.filters, Some(km), false);
             if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
                 *list.excluded.entry(failed.filter.name()).or_default() += 1;
                 continue;

@@ -199,8 +199,9 @@ impl Context<'_> {
     }
 
     /// Checks the hard filters in order. With `all` false it stops at the
-    /// first failure (the ranking path); with `all` true it reports every
-    /// filter (the `Explain` path). Returns the verdicts and the distance.
+    /// first failure (the ranking path) and only a failing verdict carries
+    /// its reason; with `all` true it reports every filter with its reason
+    /// (the `Explain` path). Returns the verdicts and the distance.
     pub fn hard_filters(
         &self,
         vacancy: &Vacancy,
@@ -209,52 +210,79 @@ impl Context<'_> {
         request: &RequestFilters,
         all: bool,
     ) -> (Vec<FilterVerdict>, Option<f64>) {
-        let mut out = Vec::new();
-        let mut distance = None;
-        let push = |out: &mut Vec<FilterVerdict>, filter, passed, reason: String| {
-            out.push(FilterVerdict {
-                filter,
-                passed,
-                reason,
-            });
-            passed || all
-        };
-
-        let open = vacancy.is_open_on(self.today);
-        let reason = if open {
-            match vacancy.open_positions() {
-                1 => "Annuncio aperto con 1 posto disponibile".to_string(),
-                n => format!("Annuncio aperto con {n} posti disponibili"),
-            }
-        } else {
-            match vacancy.status {
-                VacancyStatus::Withdrawn => "Annuncio ritirato".to_string(),
-                _ if vacancy.open_positions() == 0 => {
-                    "Tutti i posti dell'annuncio sono stati coperti".to_string()
-                }
-                VacancyStatus::Closed => "Annuncio chiuso".to_string(),
-                VacancyStatus::Open => format!(
-                    "Annuncio scaduto il {}",
-                    format_day(vacancy.spec.valid_until_day)
-                ),
-            }
-        };
-        if !push(&mut out, HardFilter::VacancyOpen, open, reason) {
-            return (out, distance);
-        }
-
-        let (available, reason) = self.availability(vacancy, candidate, facts.employment);
-        if !push(&mut out, HardFilter::Availability, available, reason) {
-            return (out, distance);
-        }
-
-        match self.road_km(
+        let km = self.road_km(
             &candidate.profile.domicile_comune,
             &vacancy.spec.workplace_comune,
-        ) {
+        );
+        self.hard_filters_at(vacancy, candidate, facts, request, km, all)
+    }
+
+    /// [`Context::hard_filters`] with the road distance already known (a
+    /// list computes it once per comune, not once per candidate); `None`
+    /// when a comune is unknown.
+    pub fn hard_filters_at(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        facts: CandidateFacts<'_>,
+        request: &RequestFilters,
+        road_km: Option<f64>,
+        all: bool,
+    ) -> (Vec<FilterVerdict>, Option<f64>) {
+        let mut out = Vec::new();
+        let mut distance = None;
+        // Sentences are built only when someone will read them: a list
+        // checks every candidate in reach, and formatting dominated it.
+        let push =
+            |out: &mut Vec<FilterVerdict>, filter, passed: bool, reason: &dyn Fn() -> String| {
+                out.push(FilterVerdict {
+                    filter,
+                    passed,
+                    reason: if all || !passed {
+                        reason()
+                    } else {
+                        String::new()
+                    },
+                });
+                passed || all
+            };
+
+        let open = vacancy.is_open_on(self.today);
+        let reason = || {
+            if open {
+                match vacancy.open_positions() {
+                    1 => "Annuncio aperto con 1 posto disponibile".to_string(),
+                    n => format!("Annuncio aperto con {n} posti disponibili"),
+                }
+            } else {
+                match vacancy.status {
+                    VacancyStatus::Withdrawn => "Annuncio ritirato".to_string(),
+                    _ if vacancy.open_positions() == 0 => {
+                        "Tutti i posti dell'annuncio sono stati coperti".to_string()
+                    }
+                    VacancyStatus::Closed => "Annuncio chiuso".to_string(),
+                    VacancyStatus::Open => format!(
+                        "Annuncio scaduto il {}",
+                        format_day(vacancy.spec.valid_until_day)
+                    ),
+                }
+            }
+        };
+        if !push(&mut out, HardFilter::VacancyOpen, open, &reason) {
+            return (out, distance);
+        }
+
+        let available = self.is_available(vacancy, candidate, facts.employment);
+        let reason = || self.availability(vacancy, candidate, facts.employment).1;
+        if !push(&mut out, HardFilter::Availability, available, &reason) {
+            return (out, distance);
+        }
+
+        match road_km {
             None => {
-                let reason = "Comune di domicilio o della sede di lavoro sconosciuto".to_string();
-                if !push(&mut out, HardFilter::Location, false, reason) {
+                let reason =
+                    || "Comune di domicilio o della sede di lavoro sconosciuto".to_string();
+                if !push(&mut out, HardFilter::Location, false, &reason) {
                     return (out, distance);
                 }
             }
@@ -262,14 +290,16 @@ impl Context<'_> {
                 distance = Some(km);
                 let limit = self.distance_limit(candidate, request);
                 let passed = km <= f64::from(limit);
-                let reason = if passed {
-                    format!("Sede di lavoro a {km:.0} km, entro il limite di {limit} km")
-                } else {
-                    format!(
+                let reason = || {
+                    if passed {
+                        format!("Sede di lavoro a {km:.0} km, entro il limite di {limit} km")
+                    } else {
+                        format!(
                         "Sede di lavoro a {km:.0} km, oltre il limite di mobilità di {limit} km"
                     )
+                    }
                 };
-                if !push(&mut out, HardFilter::Distance, passed, reason) {
+                if !push(&mut out, HardFilter::Distance, passed, &reason) {
                     return (out, distance);
                 }
             }
@@ -278,12 +308,14 @@ impl Context<'_> {
         let accepted = &candidate.profile.accepted_contracts;
         let contract = vacancy.spec.contract_type;
         let passed = accepted.is_empty() || accepted.contains(&contract);
-        let reason = if passed {
-            format!("Contratto di {} accettato", contract.label())
-        } else {
-            format!("Contratto di {} non tra quelli accettati", contract.label())
+        let reason = || {
+            if passed {
+                format!("Contratto di {} accettato", contract.label())
+            } else {
+                format!("Contratto di {} non tra quelli accettati", contract.label())
+            }
         };
-        if !push(&mut out, HardFilter::Contract, passed, reason) {
+        if !push(&mut out, HardFilter::Contract, passed, &reason) {
             return (out, distance);
         }
 
@@ -294,50 +326,68 @@ impl Context<'_> {
             m => m,
         };
         let passed = (min..=max).contains(&hours);
-        let reason = if passed {
-            format!("Orario al {hours}% compatibile con la disponibilità ({min}-{max}%)")
-        } else {
-            format!("Orario al {hours}% fuori dalla disponibilità dichiarata ({min}-{max}%)")
+        let reason = || {
+            if passed {
+                format!("Orario al {hours}% compatibile con la disponibilità ({min}-{max}%)")
+            } else {
+                format!("Orario al {hours}% fuori dalla disponibilità dichiarata ({min}-{max}%)")
+            }
         };
-        if !push(&mut out, HardFilter::Hours, passed, reason) {
+        if !push(&mut out, HardFilter::Hours, passed, &reason) {
             return (out, distance);
         }
 
         let (passed, reason) = match (vacancy.spec.reserved_quota, facts.protected) {
-            (ReservedQuota::None, _) => (true, "Posto non riservato".to_string()),
+            (ReservedQuota::None, _) => (true, "Posto non riservato"),
             (ReservedQuota::Art1, ProtectedCategory::Art1)
             | (ReservedQuota::Art18, ProtectedCategory::Art18) => (
                 true,
-                "Iscrizione al collocamento mirato compatibile con il posto riservato".to_string(),
+                "Iscrizione al collocamento mirato compatibile con il posto riservato",
             ),
             (ReservedQuota::Art1, _) => (
                 false,
-                "Posto riservato L.68/99 art.1: richiede l'iscrizione al collocamento mirato"
-                    .to_string(),
+                "Posto riservato L.68/99 art.1: richiede l'iscrizione al collocamento mirato",
             ),
             (ReservedQuota::Art18, _) => (
                 false,
-                "Posto riservato L.68/99 art.18: richiede l'iscrizione alle categorie protette"
-                    .to_string(),
+                "Posto riservato L.68/99 art.18: richiede l'iscrizione alle categorie protette",
             ),
         };
-        if !push(&mut out, HardFilter::ReservedQuota, passed, reason) {
+        if !push(&mut out, HardFilter::ReservedQuota, passed, &|| {
+            reason.to_string()
+        }) {
             return (out, distance);
         }
 
         if !request.cpi_codes.is_empty() {
             let passed = request.cpi_codes.contains(&candidate.profile.cpi_code);
-            let reason = if passed {
-                format!("Seguito dal CPI {}", candidate.profile.cpi_code)
-            } else {
-                format!(
-                    "Seguito dal CPI {}, fuori dai CPI richiesti",
-                    candidate.profile.cpi_code
-                )
+            let reason = || {
+                if passed {
+                    format!("Seguito dal CPI {}", candidate.profile.cpi_code)
+                } else {
+                    format!(
+                        "Seguito dal CPI {}, fuori dai CPI richiesti",
+                        candidate.profile.cpi_code
+                    )
+                }
             };
-            push(&mut out, HardFilter::Cpi, passed, reason);
+            push(&mut out, HardFilter::Cpi, passed, &reason);
         }
         (out, distance)
+    }
+
+    /// The verdict of [`Context::availability`] without its sentence.
+    fn is_available(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        employment: Option<&EmploymentRecord>,
+    ) -> bool {
+        !candidate.withdrawn
+            && candidate.available
+            && employment.is_none_or(|r| {
+                r.busy_hours_percent(self.today) + vacancy.spec.hours_percent <= 100
+            })
     }
 
     fn availability(

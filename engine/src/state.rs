@@ -6,9 +6,10 @@
 
 use std::collections::BTreeSet;
 
-// Ids come from the region's own systems, not from the public, so a fast
-// unkeyed hash is safe; SipHash was a tenth of a million-candidate restore.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+// SipHash was a tenth of a million-candidate restore; FxHash, tried next,
+// spreads ids with a long shared prefix ("SAP000…") so poorly over
+// hashbrown's tag bits that a lookup compared strings most of the time.
+use foldhash::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
@@ -69,6 +70,11 @@ pub struct State {
     counters: Counters,
     #[serde(skip)]
     candidates_by_comune: HashMap<String, BTreeSet<String>>,
+    /// Largest stated mobility limit (km, 0 = unstated) of anyone who has
+    /// lived in each comune: a list skips comuni no resident could travel
+    /// from. Never lowered, so it can only over-include.
+    #[serde(skip)]
+    mobility_by_comune: HashMap<String, u32>,
     #[serde(skip)]
     vacancies_by_comune: HashMap<String, BTreeSet<String>>,
 }
@@ -96,12 +102,18 @@ impl State {
     /// Rebuilds the derived indexes; call after deserialising a snapshot.
     pub fn rebuild_indexes(&mut self) {
         self.candidates_by_comune.clear();
+        self.mobility_by_comune.clear();
         self.vacancies_by_comune.clear();
         for c in self.candidates.values() {
             self.candidates_by_comune
                 .entry(c.profile.domicile_comune.clone())
                 .or_default()
                 .insert(c.id.clone());
+            let m = self
+                .mobility_by_comune
+                .entry(c.profile.domicile_comune.clone())
+                .or_default();
+            *m = (*m).max(c.profile.max_distance_km);
         }
         for v in self.vacancies.values() {
             self.vacancies_by_comune
@@ -321,7 +333,24 @@ impl State {
             .insert(id.to_owned());
     }
 
-    fn index_candidate(&mut self, id: &str, comune: &str, old: Option<&str>) {
+    pub fn candidate_count_in(&self, comune: &str) -> usize {
+        self.candidates_by_comune
+            .get(comune)
+            .map_or(0, BTreeSet::len)
+    }
+
+    /// Largest stated mobility limit among the comune's residents (0 when
+    /// none stated one, or nobody lives there).
+    pub fn max_mobility_km_in(&self, comune: &str) -> u32 {
+        self.mobility_by_comune.get(comune).copied().unwrap_or(0)
+    }
+
+    fn index_candidate(&mut self, id: &str, comune: &str, old: Option<&str>, max_km: u32) {
+        let m = self
+            .mobility_by_comune
+            .entry(comune.to_owned())
+            .or_default();
+        *m = (*m).max(max_km);
         if let Some(old) = old {
             if let Some(set) = self.candidates_by_comune.get_mut(old) {
                 set.remove(id);
@@ -352,7 +381,7 @@ impl State {
                         return Err(format!("person already registered as candidate {other}"));
                     }
                 }
-                self.index_candidate(id, &profile.domicile_comune, None);
+                self.index_candidate(id, &profile.domicile_comune, None, profile.max_distance_km);
                 self.person_to_candidate.insert(person.clone(), id.clone());
                 self.personal.insert(id.clone(), personal.clone());
                 if *protected_category != ProtectedCategory::None {
@@ -374,7 +403,12 @@ impl State {
             }
             CandidacyEvent::ProfileUpdated(profile) => {
                 let old = self.candidate_mut(id)?.profile.domicile_comune.clone();
-                self.index_candidate(id, &profile.domicile_comune, Some(&old));
+                self.index_candidate(
+                    id,
+                    &profile.domicile_comune,
+                    Some(&old),
+                    profile.max_distance_km,
+                );
                 let c = self.candidate_mut(id)?;
                 c.profile = profile.clone();
                 c.updated_at_ms = at;
