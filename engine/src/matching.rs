@@ -138,6 +138,102 @@ fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<(&'r st
         .collect()
 }
 
+/// What both directions share: each pair within reach is filtered and
+/// scored without sentences, the best are kept, and only those are
+/// explained at the end.
+struct Lister<'a, 'c> {
+    ctx: &'a Context<'c>,
+    request: &'a ListRequest,
+    text: &'a HashMap<String, f64>,
+    list: RankedList,
+    top: TopK,
+}
+
+impl<'a, 'c> Lister<'a, 'c> {
+    fn new(ctx: &'a Context<'c>, request: &'a ListRequest, text: &'a HashMap<String, f64>) -> Self {
+        Self {
+            ctx,
+            request,
+            text,
+            list: RankedList::default(),
+            top: TopK::new(request.limit),
+        }
+    }
+
+    fn relevance(&self, id: &str) -> f64 {
+        self.text.get(id).copied().unwrap_or(0.0)
+    }
+
+    /// Filters and scores one pair; `id` is the side being ranked.
+    fn consider(
+        &mut self,
+        id: &str,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        facts: CandidateFacts<'_>,
+        km: f64,
+    ) {
+        self.list.considered += 1;
+        let (verdicts, _) = self.ctx.hard_filters_at(
+            vacancy,
+            candidate,
+            facts,
+            &self.request.filters,
+            Some(km),
+            false,
+        );
+        if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
+            *self.list.excluded.entry(failed.filter.name()).or_default() += 1;
+            return;
+        }
+        let score = self
+            .ctx
+            .similarities(vacancy, candidate, km, self.relevance(id))
+            .score(self.ctx.config);
+        if score >= self.request.min_score {
+            self.top.offer(score, id, km);
+        }
+    }
+
+    /// Counts `n` pairs excluded by `filter` without looking at them.
+    fn exclude_unvisited(&mut self, filter: HardFilter, n: u64) {
+        if n > 0 {
+            self.list.considered += n;
+            *self.list.excluded.entry(filter.name()).or_default() += n;
+        }
+    }
+
+    /// Explains the kept pairs, best first; `pair` finds both sides by the
+    /// ranked id.
+    fn finish<'s>(
+        mut self,
+        pair: impl Fn(&str) -> Option<(&'s Vacancy, &'s Candidate)>,
+    ) -> RankedList {
+        let top = std::mem::replace(&mut self.top, TopK::new(0));
+        for kept in top.into_sorted() {
+            let Some((vacancy, candidate)) = pair(&kept.id) else {
+                continue;
+            };
+            let sims = self.ctx.similarities(
+                vacancy,
+                candidate,
+                kept.distance_km,
+                self.relevance(&kept.id),
+            );
+            let contributions = self
+                .ctx
+                .contributions(vacancy, candidate, kept.distance_km, &sims);
+            self.list.items.push(Ranked {
+                score: contributions.iter().map(|c| c.contribution).sum(),
+                id: kept.id,
+                distance_km: kept.distance_km,
+                contributions,
+            });
+        }
+        self.list
+    }
+}
+
 /// The preselection list for a vacancy. `text` gives each candidate's text
 /// relevance in [0,1] (absent = 0).
 pub fn match_candidates(
@@ -158,66 +254,26 @@ pub fn match_candidates(
     if request.filters.max_distance_km > 0 {
         reach = reach.min(f64::from(request.filters.max_distance_km));
     }
-    let mut list = RankedList::default();
-    let mut top = TopK::new(request.limit);
+    let mut lister = Lister::new(ctx, request, text);
     let default_km = ctx.config.distance.default_max_km;
     for (comune, km) in comuni_within(ctx, origin, reach) {
         // Nobody here could travel this far: count them all as excluded by
         // distance without visiting them (one who would also fail an
         // earlier filter is then counted under distance instead).
         if km > f64::from(state.max_mobility_km_in(comune).max(default_km)) {
-            let residents = state.candidate_count_in(comune) as u64;
-            if residents > 0 {
-                list.considered += residents;
-                *list
-                    .excluded
-                    .entry(HardFilter::Distance.name())
-                    .or_default() += residents;
-            }
+            lister.exclude_unvisited(
+                HardFilter::Distance,
+                state.candidate_count_in(comune) as u64,
+            );
             continue;
         }
         for id in state.candidate_ids_in(comune) {
-            let Some(candidate) = state.candidate(id) else {
-                continue;
-            };
-            list.considered += 1;
-            let (verdicts, distance) = ctx.hard_filters_at(
-                vacancy,
-                candidate,
-                facts(state, candidate),
-                &request.filters,
-                Some(km),
-                false,
-            );
-            if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
-                *list.excluded.entry(failed.filter.name()).or_default() += 1;
-                continue;
-            }
-            let km = distance.unwrap_or(reach);
-            let relevance = text.get(id).copied().unwrap_or(0.0);
-            let score = ctx
-                .similarities(vacancy, candidate, km, relevance)
-                .score(ctx.config);
-            if score >= request.min_score {
-                top.offer(score, id, km);
+            if let Some(candidate) = state.candidate(id) {
+                lister.consider(id, vacancy, candidate, facts(state, candidate), km);
             }
         }
     }
-    for kept in top.into_sorted() {
-        let Some(candidate) = state.candidate(&kept.id) else {
-            continue;
-        };
-        let relevance = text.get(&kept.id).copied().unwrap_or(0.0);
-        let sims = ctx.similarities(vacancy, candidate, kept.distance_km, relevance);
-        let contributions = ctx.contributions(vacancy, candidate, kept.distance_km, &sims);
-        list.items.push(Ranked {
-            score: contributions.iter().map(|c| c.contribution).sum(),
-            id: kept.id,
-            distance_km: kept.distance_km,
-            contributions,
-        });
-    }
-    Ok(list)
+    Ok(lister.finish(|id| Some((vacancy, state.candidate(id)?))))
 }
 
 /// Vacancies for a candidate, best first. `text` gives each vacancy's text
@@ -238,48 +294,18 @@ pub fn match_vacancies(
     }
     let reach = f64::from(ctx.distance_limit(candidate, &request.filters));
     let facts = facts(state, candidate);
-    let mut list = RankedList::default();
-    let mut top = TopK::new(request.limit);
+    let mut lister = Lister::new(ctx, request, text);
     for (comune, km) in comuni_within(ctx, origin, reach) {
         for id in state.vacancy_ids_in(comune) {
-            let Some(vacancy) = state.vacancy(id) else {
-                continue;
-            };
-            if !vacancy.is_open_on(ctx.today) {
-                continue;
-            }
-            list.considered += 1;
-            let (verdicts, distance) =
-                ctx.hard_filters_at(vacancy, candidate, facts, &request.filters, Some(km), false);
-            if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
-                *list.excluded.entry(failed.filter.name()).or_default() += 1;
-                continue;
-            }
-            let km = distance.unwrap_or(reach);
-            let relevance = text.get(id).copied().unwrap_or(0.0);
-            let score = ctx
-                .similarities(vacancy, candidate, km, relevance)
-                .score(ctx.config);
-            if score >= request.min_score {
-                top.offer(score, id, km);
+            match state.vacancy(id) {
+                Some(vacancy) if vacancy.is_open_on(ctx.today) => {
+                    lister.consider(id, vacancy, candidate, facts, km);
+                }
+                _ => {}
             }
         }
     }
-    for kept in top.into_sorted() {
-        let Some(vacancy) = state.vacancy(&kept.id) else {
-            continue;
-        };
-        let relevance = text.get(&kept.id).copied().unwrap_or(0.0);
-        let sims = ctx.similarities(vacancy, candidate, kept.distance_km, relevance);
-        let contributions = ctx.contributions(vacancy, candidate, kept.distance_km, &sims);
-        list.items.push(Ranked {
-            score: contributions.iter().map(|c| c.contribution).sum(),
-            id: kept.id,
-            distance_km: kept.distance_km,
-            contributions,
-        });
-    }
-    Ok(list)
+    Ok(lister.finish(|id| Some((state.vacancy(id)?, candidate))))
 }
 
 /// Both sides of a pair, for `Explain`.

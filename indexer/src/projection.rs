@@ -12,7 +12,7 @@
 //! from `min(Ps, Pi)`, applying to the state only what is past `Ps` and
 //! re-indexing from the final state every entity touched past `Pi`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use incontra_engine::codice_fiscale::Pseudonymiser;
 use incontra_engine::config::ScoringConfig;
 use incontra_engine::event::{EntityKind, Event, EventPayload};
-use incontra_engine::model::{Candidate, Vacancy};
+use incontra_engine::model::{Candidate, Day, Vacancy};
 use incontra_engine::reference::ReferenceData;
+use incontra_engine::scoring::Context;
 use incontra_engine::state::{Outcome, State};
 
 use crate::decode::{DecodeError, Decoder};
@@ -101,9 +102,45 @@ pub struct ReadSide {
     pub config: ScoringConfig,
 }
 
+/// Candidates (or vacancies) whose text relevance is computed for one
+/// list; the rest score 0 on the text criterion.
+pub const TEXT_RELEVANCE_DEPTH: usize = 2_000;
+
 impl ReadSide {
     pub fn state(&self) -> Result<RwLockReadGuard<'_, State>, ProjectionError> {
         Ok(self.state.read()?)
+    }
+
+    /// The scoring context for judging eligibility on `today`.
+    pub fn context(&self, today: Day) -> Context<'_> {
+        Context {
+            reference: &self.reference,
+            config: &self.config,
+            today,
+        }
+    }
+
+    /// Text relevance of candidates to a vacancy, as lists and `Explain`
+    /// use it.
+    pub fn candidate_relevance(
+        &self,
+        vacancy: &Vacancy,
+    ) -> Result<HashMap<String, f64>, ProjectionError> {
+        Ok(self.index.candidate_relevance(
+            &vacancy_query_text(vacancy, &self.reference),
+            TEXT_RELEVANCE_DEPTH,
+        )?)
+    }
+
+    /// Text relevance of open vacancies to a candidate's profile.
+    pub fn vacancy_relevance(
+        &self,
+        candidate: &Candidate,
+    ) -> Result<HashMap<String, f64>, ProjectionError> {
+        Ok(self.index.vacancy_relevance(
+            &candidate_query_text(candidate, &self.reference),
+            TEXT_RELEVANCE_DEPTH,
+        )?)
     }
 }
 

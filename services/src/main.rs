@@ -13,8 +13,6 @@ use clap::{Args, Parser, Subcommand};
 use incontra_datagen::{Generator, GeneratorConfig};
 use incontra_engine::matching::{self, ListRequest};
 use incontra_engine::model::Day;
-use incontra_engine::scoring::Context;
-use incontra_indexer::projection::vacancy_query_text;
 use incontra_services::node::{Node, NodeOptions};
 use incontra_services::server;
 use prost::Message;
@@ -222,11 +220,7 @@ fn print_example(node: &Node) -> anyhow::Result<()> {
     let read = node.read.clone();
     let state = read.state()?;
     let today = server::today(node.as_of);
-    let ctx = Context {
-        reference: &read.reference,
-        config: &read.config,
-        today,
-    };
+    let ctx = read.context(today);
     let mut vacancies: Vec<_> = state.vacancies().filter(|v| v.is_open_on(today)).collect();
     vacancies.sort_by(|a, b| a.id.cmp(&b.id));
     let request = ListRequest {
@@ -235,9 +229,7 @@ fn print_example(node: &Node) -> anyhow::Result<()> {
     };
     let mut chosen = None;
     for v in vacancies.iter().take(200) {
-        let text = read
-            .index
-            .candidate_relevance(&vacancy_query_text(v, &read.reference), 2_000)?;
+        let text = read.candidate_relevance(v)?;
         let list = matching::match_candidates(&state, &ctx, &v.id, &request, &text)?;
         if list.items.len() >= 10 {
             chosen = Some((*v, list));

@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use incontra_engine::matching::{self, ListRequest, MatchError};
 use incontra_engine::model::Day;
-use incontra_engine::scoring::{Context, RequestFilters};
+use incontra_engine::scoring::RequestFilters;
 use incontra_engine::state::Outcome;
-use incontra_indexer::projection::{
-    candidate_query_text, vacancy_query_text, IngestResult, ProjectionError, ReadSide,
-};
+use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
 use incontra_proto::events::v1::Envelope;
 use incontra_proto::matching::v1 as pb;
 use incontra_proto::matching::v1::match_service_server::{MatchService, MatchServiceServer};
@@ -27,8 +25,6 @@ use crate::node::Node;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
-/// Candidates whose text relevance is computed for one list; the rest get 0.
-const TEXT_CANDIDATES: usize = 2_000;
 const INGEST_BATCH: usize = 1_024;
 
 pub struct MatchServiceImpl {
@@ -166,17 +162,9 @@ impl MatchService for MatchServiceImpl {
                 .vacancy(&r.vacancy_id)
                 .ok_or_else(|| Status::not_found(format!("unknown vacancy {}", r.vacancy_id)))?;
             let text = read
-                .index
-                .candidate_relevance(
-                    &vacancy_query_text(vacancy, &read.reference),
-                    TEXT_CANDIDATES,
-                )
-                .map_err(internal)?;
-            let ctx = Context {
-                reference: &read.reference,
-                config: &read.config,
-                today,
-            };
+                .candidate_relevance(vacancy)
+                .map_err(projection_status)?;
+            let ctx = read.context(today);
             let request = ListRequest {
                 limit,
                 filters: RequestFilters {
@@ -237,17 +225,9 @@ impl MatchService for MatchServiceImpl {
                 Status::not_found(format!("unknown candidate {}", r.candidate_id))
             })?;
             let text = read
-                .index
-                .vacancy_relevance(
-                    &candidate_query_text(candidate, &read.reference),
-                    TEXT_CANDIDATES,
-                )
-                .map_err(internal)?;
-            let ctx = Context {
-                reference: &read.reference,
-                config: &read.config,
-                today,
-            };
+                .vacancy_relevance(candidate)
+                .map_err(projection_status)?;
+            let ctx = read.context(today);
             let request = ListRequest {
                 limit,
                 ..ListRequest::default()
@@ -299,17 +279,9 @@ impl MatchService for MatchServiceImpl {
                 .ok_or_else(|| Status::not_found(format!("unknown vacancy {}", r.vacancy_id)))?;
             // The same relevance a list would have used for this candidate.
             let text = read
-                .index
-                .candidate_relevance(
-                    &vacancy_query_text(vacancy, &read.reference),
-                    TEXT_CANDIDATES,
-                )
-                .map_err(internal)?;
-            let ctx = Context {
-                reference: &read.reference,
-                config: &read.config,
-                today,
-            };
+                .candidate_relevance(vacancy)
+                .map_err(projection_status)?;
+            let ctx = read.context(today);
             let relevance = text.get(&r.candidate_id).copied().unwrap_or(0.0);
             let (_, eval) =
                 matching::explain(&state, &ctx, &r.vacancy_id, &r.candidate_id, relevance)
