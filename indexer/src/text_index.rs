@@ -342,7 +342,14 @@ impl Side {
     ) -> Result<HashMap<String, f64>, TextIndexError> {
         let stats = self.stats()?;
         let searcher = &stats.searcher;
-        let mut scores: HashMap<DocAddress, f64> = HashMap::new();
+        // Dense accumulators per segment: a common term matches a large
+        // share of a million profiles, and hashing each hit cost more than
+        // scoring it.
+        let mut acc: Vec<Vec<f64>> = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| vec![0.0; s.max_doc() as usize])
+            .collect();
         for term in terms.iter().take(MAX_QUERY_TERMS) {
             let query = TermQuery::new(
                 Term::from_field_text(self.text, term),
@@ -351,19 +358,36 @@ impl Side {
             for (address, score) in
                 searcher.search_with_statistics_provider(&query, &AllScores, stats.as_ref())?
             {
-                *scores.entry(address).or_default() += f64::from(score);
+                if let Some(slot) = acc
+                    .get_mut(address.segment_ord as usize)
+                    .and_then(|seg| seg.get_mut(address.doc_id as usize))
+                {
+                    *slot += f64::from(score);
+                }
             }
         }
-        let mut ranked: Vec<(DocAddress, f64)> = scores.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // BM25 of a matching term is positive, so zero means no match.
+        let mut ranked: Vec<(DocAddress, f64)> = acc
+            .iter()
+            .enumerate()
+            .flat_map(|(seg, docs)| {
+                docs.iter()
+                    .enumerate()
+                    .filter(|(_, s)| **s > 0.0)
+                    .map(move |(doc, s)| (DocAddress::new(seg as u32, doc as u32), *s))
+            })
+            .collect();
+        let by_score_desc = |a: &(DocAddress, f64), b: &(DocAddress, f64)| b.1.total_cmp(&a.1);
         if ranked.len() > limit {
             // Which of several equal scores at the cut-off would make the
             // list depends on document addresses; keep none of them, so the
             // set is a function of the scores alone.
+            ranked.select_nth_unstable_by(limit, by_score_desc);
             let cut = ranked[limit].1;
             ranked.truncate(limit);
             ranked.retain(|(_, s)| *s > cut);
         }
+        ranked.sort_by(by_score_desc);
         let best = ranked.first().map(|(_, s)| *s).unwrap_or(0.0);
         if best <= 0.0 {
             return Ok(HashMap::new());
