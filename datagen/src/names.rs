@@ -797,22 +797,10 @@ static MAIL_DOMAINS: &[&str] = &["example.org", "example.com", "example.net"];
 
 /// Lower-case ASCII letters and digits only, for e-mail local parts.
 pub fn ascii_fold(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
-        let m = match c {
-            'à' | 'á' | 'â' | 'ä' | 'ã' => 'a',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'ñ' => 'n',
-            c if c.is_ascii_alphanumeric() => c,
-            _ => continue,
-        };
-        out.push(m);
-    }
-    out
+    incontra_engine::reference::fold_to_ascii(s)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
 }
 
 pub fn email<R: Rng>(rng: &mut R, given: &str, family: &str) -> String {

@@ -144,22 +144,17 @@ fn invalid(file: &'static str, line: u64, reason: impl Into<String>) -> Referenc
 /// Key used to find a comune from free text: case, accents, apostrophes and hyphens vary
 /// between job notices, CVs and the ISTAT list ("Mondovi", "mondovì", "Sauze d Oulx").
 fn normalise_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        let mapped = match c {
-            'à' | 'á' | 'â' | 'ä' | 'ã' => 'a',
-            'è' | 'é' | 'ê' | 'ë' => 'e',
-            'ì' | 'í' | 'î' | 'ï' => 'i',
-            'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
-            'ù' | 'ú' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
-            'ñ' => 'n',
-            '\'' | '’' | '`' | '-' | '/' | '.' | ',' => ' ',
-            other => other,
-        };
-        out.push(mapped);
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    fold_to_ascii(name)
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Lowercase ASCII transliteration ("Mondovì" → "mondovi", "Ștefan" →
+/// "stefan"), shared by every lookup that must not care how a name was typed.
+pub fn fold_to_ascii(text: &str) -> String {
+    deunicode::deunicode(text).to_lowercase()
 }
 
 fn parent_code(code: &str) -> Option<&str> {

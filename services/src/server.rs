@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use incontra_engine::matching::{self, ListRequest, MatchError};
-use incontra_engine::model::Day;
+use incontra_engine::model::{Candidate, Day, Vacancy};
 use incontra_engine::scoring::RequestFilters;
-use incontra_engine::state::Outcome;
+use incontra_engine::state::{Outcome, State};
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
 use incontra_proto::events::v1::Envelope;
 use incontra_proto::matching::v1 as pb;
@@ -94,6 +94,18 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(internal)?
 }
 
+fn vacancy<'s>(state: &'s State, id: &str) -> Result<&'s Vacancy, Status> {
+    state
+        .vacancy(id)
+        .ok_or_else(|| match_status(MatchError::UnknownVacancy(id.to_owned())))
+}
+
+fn candidate<'s>(state: &'s State, id: &str) -> Result<&'s Candidate, Status> {
+    state
+        .candidate(id)
+        .ok_or_else(|| match_status(MatchError::UnknownCandidate(id.to_owned())))
+}
+
 fn projection_status(e: ProjectionError) -> Status {
     Status::internal(e.to_string())
 }
@@ -158,9 +170,7 @@ impl MatchService for MatchServiceImpl {
         let today = today(self.as_of);
         blocking(move || {
             let state = read.state().map_err(projection_status)?;
-            let vacancy = state
-                .vacancy(&r.vacancy_id)
-                .ok_or_else(|| Status::not_found(format!("unknown vacancy {}", r.vacancy_id)))?;
+            let vacancy = vacancy(&state, &r.vacancy_id)?;
             let text = read
                 .candidate_relevance(vacancy)
                 .map_err(projection_status)?;
@@ -221,9 +231,7 @@ impl MatchService for MatchServiceImpl {
         let today = today(self.as_of);
         blocking(move || {
             let state = read.state().map_err(projection_status)?;
-            let candidate = state.candidate(&r.candidate_id).ok_or_else(|| {
-                Status::not_found(format!("unknown candidate {}", r.candidate_id))
-            })?;
+            let candidate = candidate(&state, &r.candidate_id)?;
             let text = read
                 .vacancy_relevance(candidate)
                 .map_err(projection_status)?;
@@ -274,9 +282,7 @@ impl MatchService for MatchServiceImpl {
         let today = today(self.as_of);
         blocking(move || {
             let state = read.state().map_err(projection_status)?;
-            let vacancy = state
-                .vacancy(&r.vacancy_id)
-                .ok_or_else(|| Status::not_found(format!("unknown vacancy {}", r.vacancy_id)))?;
+            let vacancy = vacancy(&state, &r.vacancy_id)?;
             // The same relevance a list would have used for this candidate.
             let text = read
                 .candidate_relevance(vacancy)
