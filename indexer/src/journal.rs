@@ -146,15 +146,7 @@ fn frame_crc(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {
 /// Makes the creation (or removal) of directory entries durable; without it a
 /// freshly synced segment could vanish after a crash.
 fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err("fsync directory", dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    crate::fsync::sync_dir(dir).map_err(io_err("fsync directory", dir))
 }
 
 /// Reads as many bytes as are available up to `buf.len()`, so a short read at

@@ -2,6 +2,7 @@
 //! snapshots, the tantivy index, and the ingestion edge that decodes and
 //! validates wire events before anything is written.
 pub mod decode;
+mod fsync;
 pub mod journal;
 pub mod projection;
 pub mod snapshot;

@@ -120,15 +120,7 @@ fn decode_header(header: &[u8; HEADER_LEN]) -> Result<Header, String> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err("fsync directory", dir))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    crate::fsync::sync_dir(dir).map_err(io_err("fsync directory", dir))
 }
 
 /// Computes the body checksum on the way through, so the body never has to
@@ -374,6 +366,29 @@ where
     Ok(len)
 }
 
+/// Decodes a header and checks it against the file's name and length.
+fn check_header(
+    raw: &[u8; HEADER_LEN],
+    expected_position: u64,
+    file_len: u64,
+) -> Result<Header, Invalid> {
+    let header = decode_header(raw).map_err(Invalid)?;
+    if header.position != expected_position {
+        return Err(Invalid(format!(
+            "header position {} does not match file name",
+            header.position
+        )));
+    }
+    let on_disk = file_len - HEADER_LEN as u64;
+    if header.body_len != on_disk {
+        return Err(Invalid(format!(
+            "header says {} body bytes, file has {on_disk}",
+            header.body_len
+        )));
+    }
+    Ok(header)
+}
+
 /// A verified snapshot body, mapped read-only.
 pub struct MappedSnapshot {
     map: memmap2::Mmap,
@@ -402,24 +417,11 @@ fn map_verified(
     }
     let mut raw = [0u8; HEADER_LEN];
     raw.copy_from_slice(&map[..HEADER_LEN]);
-    let header = match decode_header(&raw) {
+    let header = match check_header(&raw, expected_position, map.len() as u64) {
         Ok(header) => header,
-        Err(reason) => return Ok(Err(Invalid(reason))),
+        Err(invalid) => return Ok(Err(invalid)),
     };
-    if header.position != expected_position {
-        return Ok(Err(Invalid(format!(
-            "header position {} does not match file name",
-            header.position
-        ))));
-    }
     let body = &map[HEADER_LEN..];
-    if header.body_len != body.len() as u64 {
-        return Ok(Err(Invalid(format!(
-            "header says {} body bytes, file has {}",
-            header.body_len,
-            body.len()
-        ))));
-    }
     if crc32fast::hash(body) != header.body_crc {
         return Ok(Err(Invalid("body checksum mismatch".into())));
     }
@@ -449,23 +451,10 @@ fn verify(
     reader
         .read_exact(&mut raw)
         .map_err(io_err("read snapshot header", path))?;
-    let header = match decode_header(&raw) {
+    let header = match check_header(&raw, expected_position, file_len) {
         Ok(header) => header,
-        Err(reason) => return Ok(Err(Invalid(reason))),
+        Err(invalid) => return Ok(Err(invalid)),
     };
-    if header.position != expected_position {
-        return Ok(Err(Invalid(format!(
-            "header position {} does not match file name",
-            header.position
-        ))));
-    }
-    if header.body_len != file_len - HEADER_LEN as u64 {
-        return Ok(Err(Invalid(format!(
-            "header says {} body bytes, file has {}",
-            header.body_len,
-            file_len - HEADER_LEN as u64
-        ))));
-    }
     let crc = match body {
         Some(body) => {
             let Ok(len) = usize::try_from(header.body_len) else {
