@@ -348,6 +348,9 @@ pub fn generate_partita_iva(first_ten_digits: u64) -> String {
 /// The code is hashed exactly as issued, omocodia included: the Agenzia
 /// delle Entrate assigns an omocodic code precisely because two *different*
 /// people derived the same base code, so decoding it would merge them.
+///
+/// Deliberately not `Debug`: the key must not end up in logs.
+#[derive(Clone)]
 pub struct Pseudonymiser {
     key: Vec<u8>,
 }

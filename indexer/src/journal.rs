@@ -100,6 +100,10 @@ pub enum JournalError {
     },
     #[error("invalid journal options: {0}")]
     InvalidOptions(String),
+    /// Truncation can only drop records; a cut point past the end means the
+    /// caller's view of the log is ahead of what the journal holds.
+    #[error("cannot truncate the journal after position {requested}: the last record is {last}")]
+    TruncateBeyondEnd { requested: u64, last: u64 },
     /// A write or sync failed earlier. After a failed fsync the kernel may
     /// have dropped dirty pages, so retrying could acknowledge data that is
     /// not on disk; the only safe continuation is to reopen and recover.
@@ -561,6 +565,118 @@ impl Journal {
         Ok(reader)
     }
 
+    /// Drops every record after `position` (which must be <= last_position
+    /// and >= the first retained position - 1), making the cut durable (file
+    /// truncation + fsync of the file, removal of whole later segments +
+    /// fsync of the directory) before returning. Returns the number of
+    /// records dropped. Used by recovery to discard the unfinished tail batch
+    /// that a crash left behind.
+    ///
+    /// The steps are ordered so that a crash at any point leaves a journal
+    /// that opens cleanly and holds a prefix of the original records, still
+    /// including every record up to `position` that was already durable
+    /// when the call began: later segments are removed newest first
+    /// (syncing the directory after each, so no gap can appear), and only
+    /// then is the segment holding the cut point shortened. Re-running the
+    /// truncation after such a crash finishes the job.
+    ///
+    /// `position == last_position` is a no-op: nothing is flushed or synced,
+    /// so buffered records still need [`Journal::sync`].
+    ///
+    /// When the cut falls exactly on the first record of a segment, that
+    /// segment is kept with just its header and becomes the active one, so
+    /// segment names still equal their first position.
+    ///
+    /// Readers created by [`Journal::read_after`] before the call must be
+    /// discarded: they may fail on removed segments, and positions after the
+    /// cut will be reused by later appends.
+    pub fn truncate_after(&mut self, position: u64) -> Result<u64, JournalError> {
+        if self.poisoned {
+            return Err(JournalError::Poisoned);
+        }
+        if position > self.last_position {
+            return Err(JournalError::TruncateBeyondEnd {
+                requested: position,
+                last: self.last_position,
+            });
+        }
+        if position == self.last_position {
+            return Ok(0);
+        }
+        let first_available = self.segments.first().copied().unwrap_or(1);
+        if position + 1 < first_available {
+            return Err(JournalError::PositionUnavailable {
+                requested: position,
+                first_available,
+            });
+        }
+
+        // The scan below reads the file, so buffered frames must reach it;
+        // a failed flush may have left a partial frame, hence the poison.
+        if let Err(e) = self
+            .active
+            .writer
+            .flush()
+            .map_err(io_err("flush before truncation", &self.active.path))
+        {
+            self.poisoned = true;
+            return Err(e);
+        }
+
+        // Last segment whose first position is <= position + 1; it holds
+        // record position + 1 because that record exists.
+        let index = self
+            .segments
+            .partition_point(|&first| first <= position + 1)
+            .saturating_sub(1);
+        let first = self.segments[index];
+        let path = segment_path(&self.dir, first);
+        let cut_offset = frame_offset(&path, position + 1 - first, self.options.max_record_bytes)?;
+
+        // From here on disk and memory diverge until the end; any failure
+        // leaves the journal in a state only `open` can reconcile.
+        if let Err(e) = self.cut(index, path.clone(), cut_offset) {
+            self.poisoned = true;
+            return Err(e);
+        }
+
+        let dropped = self.last_position - position;
+        // Pending records before the cut became durable with the truncation.
+        let newly_durable = position.saturating_sub(self.durable_position);
+        metrics::counter!("incontra_journal_records_synced_total").increment(newly_durable);
+        self.segments.truncate(index + 1);
+        self.last_position = position;
+        self.durable_position = position;
+        self.pending_records = 0;
+        tracing::info!(
+            segment = %path.display(),
+            offset = cut_offset,
+            last_position = position,
+            records_dropped = dropped,
+            "journal truncated"
+        );
+        Ok(dropped)
+    }
+
+    /// Makes segment `index` the active one, cut to `offset` bytes, and
+    /// removes every later segment. Does not update the position bookkeeping.
+    fn cut(&mut self, index: usize, path: PathBuf, offset: u64) -> Result<(), JournalError> {
+        // Switch the writer first so no handle to a doomed segment stays
+        // open while it is removed (removal of open files fails on some
+        // platforms). The writer was flushed, so dropping it writes nothing.
+        let active = open_active(path, offset)?;
+        drop(std::mem::replace(&mut self.active, active));
+        for &first in self.segments[index + 1..].iter().rev() {
+            let doomed = segment_path(&self.dir, first);
+            fs::remove_file(&doomed).map_err(io_err("remove segment", &doomed))?;
+            // One directory sync per removal: removing newest first only
+            // keeps the on-disk log gap-free if each removal is durable
+            // before the next one.
+            sync_dir(&self.dir)?;
+        }
+        truncate_segment(&self.active.path, offset)
+    }
+
     fn sync_active(&mut self, op: &'static str) -> Result<(), JournalError> {
         let path = &self.active.path;
         self.active.writer.flush().map_err(io_err(op, path))?;
@@ -638,6 +754,47 @@ fn truncate_segment(path: &Path, len: u64) -> Result<(), JournalError> {
     file.set_len(len)
         .and_then(|()| file.sync_all())
         .map_err(io_err("truncate segment", path))
+}
+
+/// Byte offset at which the frame of the segment's `index`-th record
+/// (0-based) starts. The frames before it are fully verified, so a cut never
+/// keeps a record that would not survive recovery.
+fn frame_offset(path: &Path, index: u64, max_record_bytes: u32) -> Result<u64, JournalError> {
+    let file = File::open(path).map_err(io_err("open segment", path))?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    if let HeaderCheck::Short = check_segment_header(&mut reader, path)? {
+        return Err(JournalError::Corrupt {
+            segment: path.to_path_buf(),
+            offset: 0,
+            reason: "segment shorter than its header".into(),
+        });
+    }
+    let mut offset = SEGMENT_HEADER_LEN;
+    let mut payload = Vec::new();
+    for skipped in 0..index {
+        match read_frame(&mut reader, max_record_bytes, &mut payload)
+            .map_err(io_err("read segment", path))?
+        {
+            Frame::Record => offset += FRAME_HEADER_LEN + payload.len() as u64,
+            Frame::End => {
+                return Err(JournalError::Corrupt {
+                    segment: path.to_path_buf(),
+                    offset,
+                    reason: format!(
+                        "segment ends after {skipped} records but the journal expects more than {index}"
+                    ),
+                })
+            }
+            Frame::Bad(reason) => {
+                return Err(JournalError::Corrupt {
+                    segment: path.to_path_buf(),
+                    offset,
+                    reason,
+                })
+            }
+        }
+    }
+    Ok(offset)
 }
 
 fn rewrite_segment_header(path: &Path) -> Result<(), JournalError> {
@@ -1167,8 +1324,327 @@ mod tests {
         journal.sync().unwrap();
     }
 
+    /// Ten-byte payloads: with `FIXED_SEGMENT_BYTES` every segment holds
+    /// exactly four records, so segments start at 1, 5, 9, ...
+    fn fixed(i: u64) -> Vec<u8> {
+        (0..10).map(|j| (i * 13 + j) as u8).collect()
+    }
+    const FIXED_FRAME: u64 = FRAME_HEADER_LEN + 10;
+    const FIXED_SEGMENT_BYTES: u64 = SEGMENT_HEADER_LEN + 4 * FIXED_FRAME;
+
+    fn fixed_journal(dir: &Path, records: u64) -> Journal {
+        let (mut journal, _) = Journal::open(dir, small_options(FIXED_SEGMENT_BYTES)).unwrap();
+        for i in 1..=records {
+            journal.append(&fixed(i)).unwrap();
+        }
+        journal.sync().unwrap();
+        journal
+    }
+
+    fn segment_firsts(dir: &Path) -> Vec<u64> {
+        segment_files(dir)
+            .iter()
+            .map(|f| f.file_stem().unwrap().to_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn fixed_records(range: std::ops::RangeInclusive<u64>) -> Vec<(u64, Vec<u8>)> {
+        range.map(|i| (i, fixed(i))).collect()
+    }
+
+    #[test]
+    fn truncate_in_middle_of_active_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, _) = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        for i in 1..=4 {
+            journal.append(&payload(i)).unwrap();
+        }
+        journal.sync().unwrap();
+        // Records 5..=10 are still buffered: the cut must flush them first
+        // and leave 5 and 6 durable.
+        for i in 5..=10 {
+            journal.append(&payload(i)).unwrap();
+        }
+        assert_eq!(journal.durable_position(), 4);
+        assert_eq!(journal.truncate_after(6).unwrap(), 4);
+        assert_eq!(journal.last_position(), 6);
+        assert_eq!(journal.durable_position(), 6);
+        let expected_len = SEGMENT_HEADER_LEN
+            + (1..=6)
+                .map(|i| FRAME_HEADER_LEN + payload(i).len() as u64)
+                .sum::<u64>();
+        let files = segment_files(dir.path());
+        assert_eq!(files.len(), 1);
+        assert_eq!(fs::metadata(&files[0]).unwrap().len(), expected_len);
+        let expected: Vec<(u64, Vec<u8>)> = (1..=6).map(|i| (i, payload(i))).collect();
+        assert_eq!(read_all(&journal, 0), expected);
+
+        assert_eq!(journal.append(b"seven").unwrap(), 7);
+        journal.sync().unwrap();
+        drop(journal);
+        let (journal, report) = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        assert_eq!(report.last_position, 7);
+        assert_eq!(report.truncated_at, None);
+        let mut expected = expected;
+        expected.push((7, b"seven".to_vec()));
+        assert_eq!(read_all(&journal, 0), expected);
+    }
+
+    #[test]
+    fn truncate_across_segments_removes_later_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 30);
+        assert_eq!(
+            segment_firsts(dir.path()),
+            vec![1, 5, 9, 13, 17, 21, 25, 29]
+        );
+        // Record 11 is the third record of segment 9.
+        assert_eq!(journal.truncate_after(10).unwrap(), 20);
+        assert_eq!(segment_firsts(dir.path()), vec![1, 5, 9]);
+        assert_eq!(
+            fs::metadata(segment_path(dir.path(), 9)).unwrap().len(),
+            SEGMENT_HEADER_LEN + 2 * FIXED_FRAME
+        );
+        assert_eq!(journal.last_position(), 10);
+        assert_eq!(journal.durable_position(), 10);
+        assert_eq!(read_all(&journal, 0), fixed_records(1..=10));
+        assert_eq!(read_all(&journal, 7), fixed_records(8..=10));
+
+        // Appends fill the cut segment, then roll to a correctly named one.
+        for i in 11..=14 {
+            assert_eq!(journal.append(&fixed(i + 100)).unwrap(), i);
+        }
+        journal.sync().unwrap();
+        assert_eq!(segment_firsts(dir.path()), vec![1, 5, 9, 13]);
+        let mut expected = fixed_records(1..=10);
+        expected.extend((11..=14).map(|i| (i, fixed(i + 100))));
+        assert_eq!(read_all(&journal, 0), expected);
+        drop(journal);
+
+        let (journal, report) =
+            Journal::open(dir.path(), small_options(FIXED_SEGMENT_BYTES)).unwrap();
+        assert_eq!(report.last_position, 14);
+        assert_eq!(report.segments, 4);
+        assert_eq!(read_all(&journal, 0), expected);
+    }
+
+    #[test]
+    fn truncate_at_segment_boundary_keeps_empty_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 30);
+        // Record 9 is the first record of segment 9: that segment stays,
+        // reduced to its header, as the new active segment.
+        assert_eq!(journal.truncate_after(8).unwrap(), 22);
+        assert_eq!(segment_firsts(dir.path()), vec![1, 5, 9]);
+        assert_eq!(
+            fs::metadata(segment_path(dir.path(), 9)).unwrap().len(),
+            SEGMENT_HEADER_LEN
+        );
+        assert_eq!(read_all(&journal, 0), fixed_records(1..=8));
+        assert_eq!(read_all(&journal, 8), vec![]);
+        drop(journal);
+
+        let (mut journal, report) =
+            Journal::open(dir.path(), small_options(FIXED_SEGMENT_BYTES)).unwrap();
+        assert_eq!(report.last_position, 8);
+        assert_eq!(report.segments, 3);
+        assert_eq!(read_all(&journal, 0), fixed_records(1..=8));
+        assert_eq!(journal.append(&fixed(9)).unwrap(), 9);
+        journal.sync().unwrap();
+        assert_eq!(segment_firsts(dir.path()), vec![1, 5, 9]);
+        assert_eq!(read_all(&journal, 0), fixed_records(1..=9));
+    }
+
+    #[test]
+    fn truncate_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 10);
+        assert_eq!(journal.truncate_after(0).unwrap(), 10);
+        assert_eq!(segment_firsts(dir.path()), vec![1]);
+        assert_eq!(journal.last_position(), 0);
+        assert_eq!(journal.durable_position(), 0);
+        assert_eq!(read_all(&journal, 0), vec![]);
+        assert_eq!(journal.append(b"again").unwrap(), 1);
+        journal.sync().unwrap();
+        drop(journal);
+        let (journal, report) =
+            Journal::open(dir.path(), small_options(FIXED_SEGMENT_BYTES)).unwrap();
+        assert_eq!(report.last_position, 1);
+        assert_eq!(read_all(&journal, 0), vec![(1, b"again".to_vec())]);
+    }
+
+    #[test]
+    fn truncate_at_last_position_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut empty, _) = Journal::open(dir.path(), JournalOptions::default()).unwrap();
+        assert_eq!(empty.truncate_after(0).unwrap(), 0);
+        assert_eq!(empty.last_position(), 0);
+        drop(empty);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 10);
+        let lens: Vec<u64> = segment_files(dir.path())
+            .iter()
+            .map(|f| fs::metadata(f).unwrap().len())
+            .collect();
+        assert_eq!(journal.truncate_after(10).unwrap(), 0);
+        assert_eq!(journal.last_position(), 10);
+        let lens_after: Vec<u64> = segment_files(dir.path())
+            .iter()
+            .map(|f| fs::metadata(f).unwrap().len())
+            .collect();
+        assert_eq!(lens_after, lens);
+        assert_eq!(journal.append(&fixed(11)).unwrap(), 11);
+        journal.sync().unwrap();
+        assert_eq!(read_all(&journal, 0), fixed_records(1..=11));
+    }
+
+    #[test]
+    fn truncate_beyond_end_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 10);
+        assert!(matches!(
+            journal.truncate_after(11),
+            Err(JournalError::TruncateBeyondEnd {
+                requested: 11,
+                last: 10
+            })
+        ));
+        assert!(matches!(
+            journal.truncate_after(u64::MAX),
+            Err(JournalError::TruncateBeyondEnd { .. })
+        ));
+        // A rejected request changes nothing and does not poison.
+        assert_eq!(journal.last_position(), 10);
+        assert_eq!(journal.append(&fixed(11)).unwrap(), 11);
+        journal.sync().unwrap();
+        assert_eq!(read_all(&journal, 0), fixed_records(1..=11));
+    }
+
+    #[test]
+    fn truncate_before_oldest_retained_record_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(fixed_journal(dir.path(), 20));
+        // Simulate retention having removed the two oldest segments.
+        fs::remove_file(segment_path(dir.path(), 1)).unwrap();
+        fs::remove_file(segment_path(dir.path(), 5)).unwrap();
+        let (mut journal, report) =
+            Journal::open(dir.path(), small_options(FIXED_SEGMENT_BYTES)).unwrap();
+        assert_eq!(report.last_position, 20);
+        assert!(matches!(
+            journal.truncate_after(7),
+            Err(JournalError::PositionUnavailable {
+                requested: 7,
+                first_available: 9
+            })
+        ));
+        assert_eq!(journal.last_position(), 20);
+
+        // Position 8 (first retained - 1) drops every retained record.
+        assert_eq!(journal.truncate_after(8).unwrap(), 12);
+        assert_eq!(segment_firsts(dir.path()), vec![9]);
+        assert_eq!(journal.append(&fixed(9)).unwrap(), 9);
+        journal.sync().unwrap();
+        drop(journal);
+        let (journal, report) =
+            Journal::open(dir.path(), small_options(FIXED_SEGMENT_BYTES)).unwrap();
+        assert_eq!(report.last_position, 9);
+        assert_eq!(read_all(&journal, 8), fixed_records(9..=9));
+    }
+
+    #[test]
+    fn truncate_refuses_when_poisoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 10);
+        journal.poisoned = true;
+        assert!(matches!(
+            journal.truncate_after(5),
+            Err(JournalError::Poisoned)
+        ));
+        assert_eq!(segment_firsts(dir.path()), vec![1, 5, 9]);
+        assert_eq!(journal.last_position(), 10);
+    }
+
+    #[test]
+    fn truncate_detects_segment_shorter_than_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = fixed_journal(dir.path(), 10);
+        // Chop records 3 and 4 off behind the journal's back; keeping
+        // record 3 is then impossible.
+        let path = segment_path(dir.path(), 1);
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(SEGMENT_HEADER_LEN + 2 * FIXED_FRAME).unwrap();
+        drop(file);
+        assert!(matches!(
+            journal.truncate_after(3),
+            Err(JournalError::Corrupt { offset, .. }) if offset == SEGMENT_HEADER_LEN + 2 * FIXED_FRAME
+        ));
+        assert_eq!(journal.last_position(), 10);
+        // Nothing was removed.
+        assert_eq!(segment_firsts(dir.path()), vec![1, 5, 9]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn truncate_then_reopen_keeps_exact_prefix(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..60),
+            segment_bytes in 64u64..2048,
+            synced_seed in any::<u64>(),
+            cut_seed in any::<u64>(),
+            extra in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..10),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let options = small_options(segment_bytes);
+            let (mut journal, _) = Journal::open(dir.path(), options.clone()).unwrap();
+            // Sync only a prefix, so the cut also meets buffered records.
+            let synced = synced_seed % (payloads.len() as u64 + 1);
+            for (i, p) in payloads.iter().enumerate() {
+                journal.append(p).unwrap();
+                if i as u64 + 1 == synced {
+                    journal.sync().unwrap();
+                }
+            }
+            let total = payloads.len() as u64;
+            let position = cut_seed % (total + 1);
+            prop_assert_eq!(journal.truncate_after(position).unwrap(), total - position);
+            prop_assert_eq!(journal.last_position(), position);
+            if position < total {
+                prop_assert_eq!(journal.durable_position(), position);
+            } else {
+                // The no-op does not sync.
+                journal.sync().unwrap();
+            }
+            let expected: Vec<(u64, Vec<u8>)> = payloads[..position as usize]
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, p)| (i as u64 + 1, p))
+                .collect();
+            prop_assert_eq!(read_all(&journal, 0), expected.clone());
+            for first in segment_firsts(dir.path()) {
+                prop_assert!(first <= position + 1, "segment {} survived a cut at {}", first, position);
+            }
+            drop(journal);
+
+            let (mut journal, report) = Journal::open(dir.path(), options.clone()).unwrap();
+            prop_assert_eq!(report.last_position, position);
+            prop_assert_eq!(report.truncated_at, None);
+            prop_assert_eq!(read_all(&journal, 0), expected.clone());
+
+            let mut expected = expected;
+            for (k, p) in extra.iter().enumerate() {
+                let at = position + 1 + k as u64;
+                prop_assert_eq!(journal.append(p).unwrap(), at);
+                expected.push((at, p.clone()));
+            }
+            journal.sync().unwrap();
+            drop(journal);
+            let (journal, report) = Journal::open(dir.path(), options).unwrap();
+            prop_assert_eq!(report.last_position, position + extra.len() as u64);
+            prop_assert_eq!(read_all(&journal, 0), expected);
+        }
+
         #[test]
         fn random_payload_sequences_round_trip(
             payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..60),

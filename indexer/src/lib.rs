@@ -1,6 +1,7 @@
 //! The durable projection of incontra's event log: the embedded journal,
 //! snapshots, the tantivy index, and the ingestion edge that decodes and
 //! validates wire events before anything is written.
+pub mod checkpoint;
 pub mod decode;
 mod fsync;
 pub mod journal;

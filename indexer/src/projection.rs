@@ -25,14 +25,16 @@ use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::Context;
 use incontra_engine::state::{Outcome, State};
 
+use crate::checkpoint::{is_control, BatchHeader, ControlRecordError, SourceCheckpoint};
 use crate::decode::{DecodeError, Decoder};
 use crate::journal::{Journal, JournalError, JournalOptions};
 use crate::snapshot::{SnapshotError, SnapshotStore};
 use crate::text_index::{TextIndex, TextIndexError};
 
-/// Bumped whenever `State`'s serialised shape changes; an older snapshot is
-/// then ignored and the journal replayed instead.
-const STATE_SCHEMA: u32 = 1;
+/// Bumped whenever the snapshot's serialised shape changes (the `State`, or
+/// what is stored beside it); an older snapshot is then ignored and the
+/// journal replayed instead. 2: the source checkpoint follows the state.
+const STATE_SCHEMA: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -44,6 +46,8 @@ pub enum ProjectionError {
     Index(#[from] TextIndexError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("journal control record: {0}")]
+    Control(#[from] ControlRecordError),
     #[error("{what} is at position {found} but the journal ends at {journal}: the journal was lost or replaced")]
     AheadOfJournal {
         what: &'static str,
@@ -90,7 +94,13 @@ pub struct RecoveryInfo {
     pub replayed: u64,
     pub reindexed: u64,
     pub truncated_bytes: u64,
+    /// Records of a source batch cut short by a crash, dropped from the
+    /// journal's end (header included).
+    pub unfinished_batch_records: u64,
     pub undecodable_on_replay: u64,
+    /// Where consumption of the upstream log resumes (empty when fed only
+    /// through the `Ingest` API).
+    pub source_checkpoint: SourceCheckpoint,
     pub elapsed: Duration,
 }
 
@@ -160,18 +170,58 @@ pub enum IngestResult {
     },
 }
 
+/// An event that passed validation, with the bytes the journal will hold.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    bytes: Vec<u8>,
+    event: Event,
+}
+
+impl Prepared {
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+}
+
+/// Decodes and validates events; cheap to clone, so a source can prepare a
+/// batch on its own thread, outside the writer's lock.
+#[derive(Clone)]
+pub struct Preparer {
+    reference: Arc<ReferenceData>,
+    pseudonymiser: Pseudonymiser,
+}
+
+impl Preparer {
+    pub fn prepare(&self, bytes: Vec<u8>) -> Result<Prepared, DecodeError> {
+        let event = Decoder::new(&self.reference, &self.pseudonymiser).decode_bytes(&bytes)?;
+        Ok(Prepared { bytes, event })
+    }
+
+    /// As [`Preparer::prepare`], for a caller that already decoded the
+    /// envelope from `bytes` (to check it against its topic, say).
+    pub fn prepare_envelope(
+        &self,
+        envelope: &incontra_proto::events::v1::Envelope,
+        bytes: Vec<u8>,
+    ) -> Result<Prepared, DecodeError> {
+        let event = Decoder::new(&self.reference, &self.pseudonymiser).decode(envelope)?;
+        Ok(Prepared { bytes, event })
+    }
+}
+
 pub struct Projection {
     /// Held for the projection's life: two writers on one journal would
     /// interleave records and each believe its own positions.
     _lock: std::fs::File,
     read: Arc<ReadSide>,
-    pseudonymiser: Pseudonymiser,
+    preparer: Preparer,
     journal: Journal,
     snapshots: SnapshotStore,
     options: ProjectionOptions,
     applied_position: u64,
     index_position: u64,
     snapshot_position: u64,
+    source_checkpoint: SourceCheckpoint,
     last_index_commit: Instant,
 }
 
@@ -182,6 +232,105 @@ fn paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         dir.join("snapshots"),
         dir.join("index"),
     )
+}
+
+/// A source batch read back during recovery, applied only once all of its
+/// events have been seen.
+struct PendingBatch {
+    header_position: u64,
+    remaining: u32,
+    checkpoint: SourceCheckpoint,
+    events: Vec<(u64, Event)>,
+}
+
+/// Replays journal records into the state and the set of entities to
+/// re-index, holding back the events of a source batch until the batch is
+/// complete.
+struct Replay<'a> {
+    state: &'a mut State,
+    touched: Touched,
+    snapshot_position: u64,
+    index_position: u64,
+    checkpoint: SourceCheckpoint,
+    pending: Option<PendingBatch>,
+    replayed: u64,
+    undecodable: u64,
+}
+
+impl Replay<'_> {
+    fn record(
+        &mut self,
+        position: u64,
+        bytes: &[u8],
+        decoder: &Decoder<'_>,
+    ) -> Result<(), ProjectionError> {
+        if is_control(bytes) {
+            let header = BatchHeader::decode(bytes)?;
+            if let Some(unfinished) = self.pending.take() {
+                // Cannot happen with this build's recovery, which cuts an
+                // unfinished batch before anything is appended after it.
+                tracing::warn!(
+                    header_position = unfinished.header_position,
+                    missing = unfinished.remaining,
+                    "a source batch is followed by another before it is complete; its events are skipped"
+                );
+            }
+            self.pending = Some(PendingBatch {
+                header_position: position,
+                remaining: header.events,
+                checkpoint: header.checkpoint,
+                events: Vec::with_capacity(header.events.min(65_536) as usize),
+            });
+            self.finish_batch_if_complete();
+            return Ok(());
+        }
+        let event = match decoder.decode_bytes(bytes) {
+            Ok(event) => Some(event),
+            Err(error) => {
+                // Validated before it was journaled; only a change of the
+                // reference data or rules can make it fail now.
+                tracing::warn!(position, %error, "journaled event no longer decodes; skipped");
+                self.undecodable += 1;
+                None
+            }
+        };
+        match &mut self.pending {
+            Some(batch) => {
+                batch.remaining = batch.remaining.saturating_sub(1);
+                if let Some(event) = event {
+                    batch.events.push((position, event));
+                }
+                self.finish_batch_if_complete();
+            }
+            None => {
+                if let Some(event) = event {
+                    self.apply(position, &event);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_batch_if_complete(&mut self) {
+        if self.pending.as_ref().is_some_and(|b| b.remaining == 0) {
+            if let Some(batch) = self.pending.take() {
+                for (position, event) in &batch.events {
+                    self.apply(*position, event);
+                }
+                self.checkpoint = batch.checkpoint;
+            }
+        }
+    }
+
+    fn apply(&mut self, position: u64, event: &Event) {
+        if position > self.snapshot_position {
+            self.state.apply(event);
+            self.replayed += 1;
+        }
+        if position > self.index_position {
+            self.touched.add(event);
+        }
+    }
 }
 
 impl Projection {
@@ -207,31 +356,24 @@ impl Projection {
             Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         }
         let (journal_dir, snapshot_dir, index_dir) = paths(dir);
-        let (journal, report) = Journal::open(&journal_dir, options.journal.clone())?;
+        let (mut journal, report) = Journal::open(&journal_dir, options.journal.clone())?;
         let journal_opened = started.elapsed();
         let snapshots = SnapshotStore::open(&snapshot_dir)?;
         let index = TextIndex::open(&index_dir)?;
-        let journal_end = journal.last_position();
+        let mut journal_end = journal.last_position();
         let index_opened = started.elapsed();
 
         let loaded = snapshots.load_latest_mapped()?;
         let snapshot_read = started.elapsed();
-        let (mut state, snapshot_position) = match loaded {
-            Some((position, mapped)) => match postcard::from_bytes::<(u32, State)>(mapped.body()) {
-                Ok((STATE_SCHEMA, state)) => (state, position),
-                Ok((other, _)) => {
-                    tracing::warn!(
-                        other,
-                        "snapshot has another state schema; replaying the journal"
-                    );
-                    (State::new(), 0)
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "snapshot does not decode; replaying the journal");
-                    (State::new(), 0)
+        let (mut state, snapshot_checkpoint, snapshot_position) = match loaded {
+            Some((position, mapped)) => match decode_snapshot(mapped.body()) {
+                Ok((state, checkpoint)) => (state, checkpoint, position),
+                Err(reason) => {
+                    tracing::warn!(%reason, "snapshot unusable; replaying the journal");
+                    (State::new(), SourceCheckpoint::default(), 0)
                 }
             },
-            None => (State::new(), 0),
+            None => (State::new(), SourceCheckpoint::default(), 0),
         };
         let snapshot_decoded = started.elapsed();
         state.rebuild_indexes();
@@ -265,30 +407,41 @@ impl Projection {
 
         let decoder = Decoder::new(&reference, &pseudonymiser);
         let from = snapshot_position.min(index_position);
-        let mut touched = Touched::default();
-        let mut replayed = 0;
-        let mut undecodable = 0;
         let reindex_all = index_position == 0 && snapshot_position > 0;
+        let mut replay = Replay {
+            state: &mut state,
+            touched: Touched::default(),
+            snapshot_position,
+            index_position,
+            checkpoint: snapshot_checkpoint,
+            pending: None,
+            replayed: 0,
+            undecodable: 0,
+        };
         for record in journal.read_after(from)? {
             let (position, bytes) = record?;
-            let event = match decoder.decode_bytes(&bytes) {
-                Ok(event) => event,
-                Err(error) => {
-                    // Validated before it was journaled; only a change of the
-                    // reference data or rules can make it fail now.
-                    tracing::warn!(position, %error, "journaled event no longer decodes; skipped");
-                    undecodable += 1;
-                    continue;
-                }
-            };
-            if position > snapshot_position {
-                state.apply(&event);
-                replayed += 1;
-            }
-            if position > index_position {
-                touched.add(&event);
-            }
+            replay.record(position, &bytes, &decoder)?;
         }
+        let mut unfinished_batch_records = 0;
+        if let Some(unfinished) = replay.pending.take() {
+            // Snapshots and index commits are only taken between batches, so
+            // both lie before the header and stay valid.
+            let keep = unfinished.header_position - 1;
+            unfinished_batch_records = journal.truncate_after(keep)?;
+            tracing::warn!(
+                header_position = unfinished.header_position,
+                records = unfinished_batch_records,
+                "dropped a source batch that a crash left unfinished; it will be consumed again"
+            );
+            journal_end = keep;
+        }
+        let Replay {
+            touched,
+            checkpoint: source_checkpoint,
+            replayed,
+            undecodable,
+            ..
+        } = replay;
         let read = Arc::new(ReadSide {
             state: RwLock::new(state),
             index,
@@ -317,13 +470,17 @@ impl Projection {
         let projection = Projection {
             _lock: lock,
             read,
-            pseudonymiser,
+            preparer: Preparer {
+                reference: reference.clone(),
+                pseudonymiser,
+            },
             journal,
             snapshots,
             options,
             applied_position: journal_end,
             index_position: journal_end,
             snapshot_position,
+            source_checkpoint: source_checkpoint.clone(),
             last_index_commit: Instant::now(),
         };
         let info = RecoveryInfo {
@@ -333,7 +490,9 @@ impl Projection {
             replayed,
             reindexed,
             truncated_bytes: report.truncated_bytes,
+            unfinished_batch_records,
             undecodable_on_replay: undecodable,
+            source_checkpoint,
             elapsed: started.elapsed(),
         };
         tracing::info!(?info, "projection recovered");
@@ -344,6 +503,11 @@ impl Projection {
         self.read.clone()
     }
 
+    /// A validator for events bound for [`Projection::append`].
+    pub fn preparer(&self) -> Preparer {
+        self.preparer.clone()
+    }
+
     pub fn journal_position(&self) -> u64 {
         self.applied_position
     }
@@ -352,19 +516,21 @@ impl Projection {
         self.snapshot_position
     }
 
+    /// Where the upstream log has been consumed up to.
+    pub fn source_checkpoint(&self) -> &SourceCheckpoint {
+        &self.source_checkpoint
+    }
+
     /// Validates, journals (one fsync for the batch), applies and indexes a
     /// batch of encoded envelopes. When this returns, every event reported
     /// `Applied` or `Ignored` is durable.
     pub fn ingest(&mut self, batch: &[Vec<u8>]) -> Result<Vec<IngestResult>, ProjectionError> {
-        let reference = self.read.reference.clone();
-        let decoder = Decoder::new(&reference, &self.pseudonymiser);
         let mut results = Vec::with_capacity(batch.len());
-        let mut accepted: Vec<(u64, Event)> = Vec::with_capacity(batch.len());
+        let mut accepted = Vec::with_capacity(batch.len());
         for bytes in batch {
-            match decoder.decode_bytes(bytes) {
-                Ok(event) => {
-                    let position = self.journal.append(bytes)?;
-                    accepted.push((position, event));
+            match self.preparer.prepare(bytes.clone()) {
+                Ok(prepared) => {
+                    accepted.push(prepared);
                     results.push(None);
                 }
                 Err(error) => results.push(Some(IngestResult::Rejected {
@@ -373,38 +539,15 @@ impl Projection {
                 })),
             }
         }
-        if accepted.is_empty() {
-            return Ok(results.into_iter().flatten().collect());
-        }
-        self.journal.sync()?;
-
-        let mut touched = Touched::default();
-        let mut outcomes = Vec::with_capacity(accepted.len());
-        {
-            let mut state = self.read.state.write()?;
-            for (position, event) in &accepted {
-                let outcome = state.apply(event);
-                if outcome == Outcome::Applied {
-                    touched.add(event);
-                }
-                outcomes.push((*position, outcome));
-                self.applied_position = *position;
-            }
-        }
-        metrics::counter!("incontra_events_journaled_total").increment(accepted.len() as u64);
-        {
-            let state = self.read.state()?;
-            touched.sync(&self.read.index, &state, &reference)?;
-        }
-        let mut outcomes = outcomes.into_iter();
-        let results = results
+        let mut outcomes = self.append(accepted, None)?.into_iter();
+        Ok(results
             .into_iter()
             .map(|r| match r {
                 Some(rejected) => rejected,
                 None => match outcomes.next() {
                     Some((position, Outcome::Applied)) => IngestResult::Applied { position },
                     Some((position, outcome)) => IngestResult::Ignored { position, outcome },
-                    // Each `None` was pushed with one accepted event.
+                    // `append` returns one outcome per prepared event.
                     None => IngestResult::Ignored {
                         position: self.applied_position,
                         outcome: Outcome::Ignored {
@@ -413,15 +556,66 @@ impl Projection {
                     },
                 },
             })
-            .collect();
+            .collect())
+    }
 
+    /// Journals prepared events (one fsync), then applies and indexes them,
+    /// returning each event's position and outcome in order.
+    ///
+    /// With a `checkpoint`, the events are written as one source batch: a
+    /// header carrying the checkpoint, then the events, made durable
+    /// together. The header is written even for an empty batch, so a batch
+    /// of nothing but dead letters still moves the checkpoint past them.
+    pub fn append(
+        &mut self,
+        events: Vec<Prepared>,
+        checkpoint: Option<&SourceCheckpoint>,
+    ) -> Result<Vec<(u64, Outcome)>, ProjectionError> {
+        if let Some(checkpoint) = checkpoint {
+            let header = BatchHeader {
+                events: u32::try_from(events.len()).map_err(|_| {
+                    std::io::Error::other("a source batch holds more than 2^32 events")
+                })?,
+                checkpoint: checkpoint.clone(),
+            };
+            self.journal.append(&header.encode()?)?;
+        } else if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut positions = Vec::with_capacity(events.len());
+        for prepared in &events {
+            positions.push(self.journal.append(&prepared.bytes)?);
+        }
+        self.journal.sync()?;
+
+        let mut touched = Touched::default();
+        let mut outcomes = Vec::with_capacity(events.len());
+        {
+            let mut state = self.read.state.write()?;
+            for (prepared, position) in events.iter().zip(positions) {
+                let outcome = state.apply(&prepared.event);
+                if outcome == Outcome::Applied {
+                    touched.add(&prepared.event);
+                }
+                outcomes.push((position, outcome));
+            }
+        }
+        self.applied_position = self.journal.last_position();
+        if let Some(checkpoint) = checkpoint {
+            self.source_checkpoint = checkpoint.clone();
+        }
+        metrics::counter!("incontra_events_journaled_total").increment(events.len() as u64);
+        {
+            let state = self.read.state()?;
+            touched.sync(&self.read.index, &state, &self.read.reference)?;
+        }
         if self.last_index_commit.elapsed() >= self.options.index_commit_interval {
             self.commit_index()?;
         }
         if self.applied_position - self.snapshot_position >= self.options.snapshot_every {
             self.snapshot()?;
         }
-        Ok(results)
+        Ok(outcomes)
     }
 
     /// Makes everything applied so far searchable.
@@ -434,8 +628,9 @@ impl Projection {
         Ok(())
     }
 
-    /// Commits the index and writes a snapshot of the state at the current
-    /// position; restart then replays only what comes after.
+    /// Commits the index and writes a snapshot of the state, with the
+    /// source checkpoint, at the current position; restart then replays
+    /// only what comes after.
     pub fn snapshot(&mut self) -> Result<(), ProjectionError> {
         self.commit_index()?;
         if self.snapshot_position == self.applied_position {
@@ -445,8 +640,9 @@ impl Projection {
             // Streamed to the file: a million candidates serialise to
             // hundreds of MB, which need not exist twice in memory.
             let state = self.read.state()?;
+            let checkpoint = &self.source_checkpoint;
             self.snapshots.write_with(self.applied_position, |out| {
-                postcard::to_io(&(STATE_SCHEMA, &*state), out)
+                postcard::to_io(&(STATE_SCHEMA, &*state, checkpoint), out)
                     .map(|_| ())
                     .map_err(std::io::Error::other)
             })?;
@@ -454,6 +650,18 @@ impl Projection {
         self.snapshot_position = self.applied_position;
         Ok(())
     }
+}
+
+/// The state and source checkpoint of a snapshot body, or why it cannot be
+/// used.
+fn decode_snapshot(body: &[u8]) -> Result<(State, SourceCheckpoint), String> {
+    let (schema, rest) = postcard::take_from_bytes::<u32>(body).map_err(|e| e.to_string())?;
+    if schema != STATE_SCHEMA {
+        return Err(format!(
+            "state schema {schema}, this build reads {STATE_SCHEMA}"
+        ));
+    }
+    postcard::from_bytes::<(State, SourceCheckpoint)>(rest).map_err(|e| e.to_string())
 }
 
 /// Best effort: the id of an event that failed to decode, for the rejection.
@@ -630,5 +838,125 @@ mod tests {
         assert!(matches!(open(dir.path()), Err(ProjectionError::InUse(_))));
         drop(first);
         assert!(open(dir.path()).is_ok());
+    }
+
+    /// The first `n` events of the small generated world, encoded.
+    fn generated(n: usize) -> Vec<Vec<u8>> {
+        use prost::Message;
+        let reference = ReferenceData::embedded().unwrap();
+        let generator = incontra_datagen::Generator::new(
+            &reference,
+            incontra_datagen::GeneratorConfig::small(),
+        );
+        generator
+            .events()
+            .take(n)
+            .map(|e| e.encode_to_vec())
+            .collect()
+    }
+
+    fn prepare(p: &Projection, bytes: &[Vec<u8>]) -> Vec<Prepared> {
+        let preparer = p.preparer();
+        bytes
+            .iter()
+            .map(|b| preparer.prepare(b.clone()).unwrap())
+            .collect()
+    }
+
+    fn checkpoint(offset: i64) -> SourceCheckpoint {
+        let mut c = SourceCheckpoint::default();
+        c.advance("incontra.co.v1", 0, offset);
+        c
+    }
+
+    #[test]
+    fn a_source_batch_cut_short_by_a_crash_is_dropped_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = generated(30);
+        let digest_after_first_batch;
+        {
+            let (mut p, _) = open(dir.path()).unwrap();
+            let batch = prepare(&p, &events[..10]);
+            p.append(batch, Some(&checkpoint(10))).unwrap();
+            assert_eq!(p.journal_position(), 11, "header + 10 events");
+            digest_after_first_batch = p.read_side().state().unwrap().digest();
+        }
+        // A crash while the next batch was being written: its header and
+        // 4 of its 10 events reached the file.
+        {
+            let (mut journal, _) =
+                Journal::open(&dir.path().join("journal"), JournalOptions::default()).unwrap();
+            let header = BatchHeader {
+                events: 10,
+                checkpoint: checkpoint(20),
+            };
+            journal.append(&header.encode().unwrap()).unwrap();
+            for bytes in &events[10..14] {
+                journal.append(bytes).unwrap();
+            }
+            journal.sync().unwrap();
+        }
+        let (mut p, info) = open(dir.path()).unwrap();
+        assert_eq!(info.unfinished_batch_records, 5);
+        assert_eq!(info.journal_position, 11);
+        assert_eq!(info.source_checkpoint, checkpoint(10));
+        assert_eq!(p.source_checkpoint(), &checkpoint(10));
+        assert_eq!(
+            p.read_side().state().unwrap().digest(),
+            digest_after_first_batch
+        );
+
+        // Consumption resumes at offset 10 and the batch arrives whole.
+        let batch = prepare(&p, &events[10..20]);
+        let outcomes = p.append(batch, Some(&checkpoint(20))).unwrap();
+        assert!(outcomes.iter().all(|(_, o)| *o == Outcome::Applied));
+        let digest = p.read_side().state().unwrap().digest();
+        drop(p);
+        let (p, info) = open(dir.path()).unwrap();
+        assert_eq!(info.unfinished_batch_records, 0);
+        assert_eq!(info.journal_position, 22);
+        assert_eq!(p.source_checkpoint(), &checkpoint(20));
+        assert_eq!(p.read_side().state().unwrap().digest(), digest);
+    }
+
+    #[test]
+    fn the_checkpoint_survives_in_the_snapshot_and_in_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = generated(20);
+        {
+            let (mut p, _) = open(dir.path()).unwrap();
+            let batch = prepare(&p, &events[..10]);
+            p.append(batch, Some(&checkpoint(10))).unwrap();
+            p.snapshot().unwrap();
+            // A batch of nothing but dead letters still moves the checkpoint.
+            p.append(Vec::new(), Some(&checkpoint(13))).unwrap();
+        }
+        let (mut p, info) = open(dir.path()).unwrap();
+        assert_eq!(info.snapshot_position, 11);
+        assert_eq!(
+            info.source_checkpoint,
+            checkpoint(13),
+            "journal after the snapshot"
+        );
+        p.snapshot().unwrap();
+        drop(p);
+        let (_, info) = open(dir.path()).unwrap();
+        assert_eq!(info.snapshot_position, 12);
+        assert_eq!(info.replayed, 0);
+        assert_eq!(
+            info.source_checkpoint,
+            checkpoint(13),
+            "from the snapshot alone"
+        );
+    }
+
+    #[test]
+    fn embedded_ingest_writes_no_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = generated(10);
+        let (mut p, _) = open(dir.path()).unwrap();
+        p.ingest(&events).unwrap();
+        assert_eq!(p.journal_position(), 10);
+        assert!(p.source_checkpoint().is_empty());
     }
 }

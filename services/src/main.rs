@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use incontra_datagen::{Generator, GeneratorConfig};
 use incontra_engine::matching::{self, ListRequest};
 use incontra_engine::model::Day;
+use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
 use incontra_services::node::{Node, NodeOptions};
 use incontra_services::server;
 use prost::Message;
@@ -35,8 +36,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the gRPC API over an existing (or new, empty) data directory.
-    Serve(Common),
+    /// Serve the gRPC API over an existing (or new, empty) data directory,
+    /// fed through `Ingest` or, with `--kafka`, from the event topics.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        kafka: KafkaArgs,
+    },
     /// Load the demo population into an empty data directory, print an
     /// example preselection list, and serve.
     Demo {
@@ -69,6 +76,78 @@ struct Common {
     metrics_listen: Option<SocketAddr>,
 }
 
+#[derive(Args)]
+struct KafkaArgs {
+    /// Consume the event topics from these brokers (`bootstrap.servers`)
+    /// instead of accepting `Ingest`.
+    #[arg(long, value_name = "BOOTSTRAP")]
+    kafka: Option<String>,
+    #[arg(long, default_value = "incontra.vacancies.v1", requires = "kafka")]
+    kafka_topic_vacancies: String,
+    #[arg(long, default_value = "incontra.candidacies.v1", requires = "kafka")]
+    kafka_topic_candidacies: String,
+    #[arg(long, default_value = "incontra.co.v1", requires = "kafka")]
+    kafka_topic_co: String,
+    /// A librdkafka property, `key=value` (repeatable), e.g.
+    /// `security.protocol=SASL_SSL`. Applied after the built-in settings.
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "kafka")]
+    kafka_options: Vec<(String, String)>,
+    /// A file of librdkafka properties (`key=value` lines, `#` comments),
+    /// for secrets that must not appear on a command line.
+    #[arg(long, requires = "kafka")]
+    kafka_config_file: Option<PathBuf>,
+    /// Ready (gRPC health SERVING) while at most this many messages wait.
+    #[arg(long, default_value_t = 1_000, requires = "kafka")]
+    kafka_ready_max_lag: u64,
+    /// Largest batch journaled with one fsync.
+    #[arg(long, default_value_t = 5_000, requires = "kafka")]
+    kafka_batch_max_messages: usize,
+}
+
+impl KafkaArgs {
+    fn options(&self) -> anyhow::Result<Option<KafkaOptions>> {
+        let Some(bootstrap) = &self.kafka else {
+            return Ok(None);
+        };
+        let mut options = KafkaOptions::new(bootstrap);
+        options.topics = Topics {
+            vacancies: self.kafka_topic_vacancies.clone(),
+            candidacies: self.kafka_topic_candidacies.clone(),
+            co: self.kafka_topic_co.clone(),
+        };
+        if let Some(path) = &self.kafka_config_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let pair = parse_key_value(line)
+                    .map_err(|e| anyhow::anyhow!("{}:{}: {e}", path.display(), n + 1))?;
+                options.client_config.push(pair);
+            }
+        }
+        options
+            .client_config
+            .extend(self.kafka_options.iter().cloned());
+        options.ready_max_lag = self.kafka_ready_max_lag;
+        anyhow::ensure!(
+            self.kafka_batch_max_messages > 0,
+            "--kafka-batch-max-messages must be positive"
+        );
+        options.batch_max_messages = self.kafka_batch_max_messages;
+        Ok(Some(options))
+    }
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("expected key=value, got {s:?}")),
+    }
+}
+
 fn parse_day(s: &str) -> Result<Day, String> {
     let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| e.to_string())?;
     incontra_engine::model::day_from_ymd(
@@ -96,9 +175,21 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(common) => {
+        Command::Serve { common, kafka } => {
+            let kafka = kafka.options()?;
             let node = open(&common, None).await?;
-            serve(&node, &common).await
+            let source = match kafka {
+                Some(options) => {
+                    eprintln!(
+                        "consuming {} from {}",
+                        options.topics.all().join(", "),
+                        options.bootstrap_servers
+                    );
+                    Some(KafkaSource::start(node.projection.clone(), options)?)
+                }
+                None => None,
+            };
+            serve(&node, &common, source).await
         }
         Command::Demo {
             common,
@@ -124,7 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await??;
                 return Ok(());
             }
-            serve(&node, &common).await
+            serve(&node, &common, None).await
         }
     }
 }
@@ -153,12 +244,37 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     Ok(node)
 }
 
-async fn serve(node: &Node, common: &Common) -> anyhow::Result<()> {
+async fn serve(node: &Node, common: &Common, source: Option<KafkaSource>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(common.listen)
+        .await
+        .with_context(|| format!("listening on {}", common.listen))?;
     eprintln!("serving on {} (Ctrl-C to stop)", common.listen);
-    server::serve(node, common.listen, async {
+    server::serve_with_source(node, listener, source, shutdown_signal()).await
+}
+
+/// Ctrl-C, or SIGTERM as an orchestrator sends it: both end in a clean stop
+/// with a final snapshot.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops cleanly");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    }
 }
 
 /// Fills an empty data directory; a non-empty one is left as it is.

@@ -13,6 +13,7 @@ use incontra_engine::model::{Candidate, Day, Vacancy};
 use incontra_engine::scoring::RequestFilters;
 use incontra_engine::state::{Outcome, State};
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
+use incontra_kafka::{KafkaSource, SourceStatus};
 use incontra_proto::events::v1::Envelope;
 use incontra_proto::matching::v1 as pb;
 use incontra_proto::matching::v1::match_service_server::{MatchService, MatchServiceServer};
@@ -31,15 +32,48 @@ pub struct MatchServiceImpl {
     read: Arc<ReadSide>,
     projection: Arc<std::sync::Mutex<incontra_indexer::projection::Projection>>,
     as_of: Option<Day>,
+    /// Set when events come from Kafka rather than `Ingest`.
+    source: Option<Arc<SourceStatus>>,
 }
 
 impl MatchServiceImpl {
-    pub fn new(node: &Node) -> Self {
+    pub fn new(node: &Node, source: Option<Arc<SourceStatus>>) -> Self {
         Self {
             read: node.read.clone(),
             projection: node.projection.clone(),
             as_of: node.as_of,
+            source,
         }
+    }
+}
+
+fn source_status(source: Option<&SourceStatus>) -> pb::SourceStatus {
+    let Some(source) = source else {
+        return pb::SourceStatus {
+            kind: "embedded".into(),
+            caught_up: true,
+            ..pb::SourceStatus::default()
+        };
+    };
+    let view = source.view();
+    pb::SourceStatus {
+        kind: "kafka".into(),
+        caught_up: view.caught_up,
+        lag: view.total_lag,
+        partitions: view
+            .partitions
+            .into_iter()
+            .map(|p| pb::PartitionStatus {
+                topic: p.topic,
+                partition: p.partition,
+                next_offset: p.next_offset,
+                high_watermark: p.high_watermark.unwrap_or(-1),
+                lag: p.lag.unwrap_or(0),
+            })
+            .collect(),
+        consumed: view.consumed,
+        dead_lettered: view.dead_lettered,
+        last_error: view.fatal.or(view.last_error).unwrap_or_default(),
     }
 }
 
@@ -310,6 +344,11 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<Streaming<Envelope>>,
     ) -> Result<Response<pb::IngestResponse>, Status> {
+        if self.source.is_some() {
+            return Err(Status::failed_precondition(
+                "this replica is fed from Kafka; produce events to its topics instead",
+            ));
+        }
         let stream = request.into_inner();
         let mut chunks =
             std::pin::pin!(stream.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
@@ -385,6 +424,7 @@ impl MatchService for MatchServiceImpl {
         let read = self.read.clone();
         let projection = self.projection.clone();
         let today = today(self.as_of);
+        let source = source_status(self.source.as_deref());
         blocking(move || {
             let (journal_position, snapshot_position) = {
                 let p = projection
@@ -419,6 +459,7 @@ impl MatchService for MatchServiceImpl {
                 } else {
                     String::new()
                 },
+                source: Some(source),
             }))
         })
         .await
@@ -441,10 +482,81 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    serve_with_source(node, listener, None, shutdown).await
+}
+
+/// How often readiness follows the Kafka source's lag.
+const READINESS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// As [`serve_on`], with events arriving from a Kafka `source`: readiness
+/// (gRPC health) follows its lag, `Ingest` is refused, and the source is
+/// stopped before the final snapshot. If the source dies the server shuts
+/// down with its error, so an orchestrator restarts the replica.
+pub async fn serve_with_source(
+    node: &Node,
+    listener: tokio::net::TcpListener,
+    source: Option<KafkaSource>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<MatchServiceServer<MatchServiceImpl>>()
-        .await;
+    let status = source.as_ref().map(|s| s.status());
+    let (source_failed_tx, source_failed_rx) = tokio::sync::oneshot::channel::<String>();
+    let readiness = match &status {
+        None => {
+            health_reporter
+                .set_serving::<MatchServiceServer<MatchServiceImpl>>()
+                .await;
+            None
+        }
+        Some(status) => {
+            let status = status.clone();
+            let reporter = health_reporter.clone();
+            Some(tokio::spawn(async move {
+                let mut failed = Some(source_failed_tx);
+                let mut serving = None;
+                let mut tick = tokio::time::interval(READINESS_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    let view = status.view();
+                    if let Some(fatal) = view.fatal {
+                        if let Some(tx) = failed.take() {
+                            let _ = tx.send(fatal);
+                        }
+                    }
+                    if serving != Some(view.caught_up) {
+                        let state = if view.caught_up {
+                            tonic_health::ServingStatus::Serving
+                        } else {
+                            tonic_health::ServingStatus::NotServing
+                        };
+                        tracing::info!(
+                            caught_up = view.caught_up,
+                            lag = view.total_lag,
+                            "readiness"
+                        );
+                        reporter.set_service_status("", state).await;
+                        reporter
+                            .set_service_status(
+                                <MatchServiceServer<MatchServiceImpl> as tonic::server::NamedService>::NAME,
+                                state,
+                            )
+                            .await;
+                        serving = Some(view.caught_up);
+                    }
+                }
+            }))
+        }
+    };
+    let mut source_error = None;
+    let shutdown = async {
+        tokio::select! {
+            () = shutdown => {}
+            Ok(error) = source_failed_rx => {
+                tracing::error!(%error, "kafka source failed; shutting down");
+                source_error = Some(error);
+            }
+        }
+    };
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(incontra_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -486,10 +598,18 @@ pub async fn serve_on(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(MatchServiceServer::new(MatchServiceImpl::new(node)))
+        .add_service(MatchServiceServer::new(MatchServiceImpl::new(node, status)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     committer.abort();
+    if let Some(task) = readiness {
+        task.abort();
+    }
+    if let Some(source) = source {
+        // The batch in hand is finished first, so the snapshot below holds
+        // the checkpoint of everything applied.
+        tokio::task::spawn_blocking(move || source.stop()).await??;
+    }
     let projection = node.projection.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut p = projection
@@ -500,5 +620,8 @@ pub async fn serve_on(
     })
     .await??;
     result?;
+    if let Some(error) = source_error {
+        anyhow::bail!("kafka source failed: {error}");
+    }
     Ok(())
 }
