@@ -10,6 +10,7 @@
 //! The figures the population follows (GOL profile, CPI catchments) are in
 //! `/work/shared/domain/BRIEF.md` and `data/reference/`.
 
+mod burst;
 mod candidate;
 mod catalogue;
 mod names;
@@ -22,6 +23,7 @@ use incontra_proto::events::v1::Envelope;
 
 use crate::rng::Cumulative;
 
+pub use burst::{first_hire, hire_burst};
 pub use catalogue::{Profession, Sector, PROFESSIONS};
 
 /// What to generate.

@@ -389,9 +389,18 @@ impl Worker {
                 Outcome::Ignored { .. } => ignored += 1,
             }
         }
+        // Freshness as users see it: from the producer's timestamp to the
+        // moment queries can see the event (the state is updated by now;
+        // text relevance follows at the next index commit, within a second).
+        let now_ms = chrono::Utc::now().timestamp_millis();
         for message in batch {
             metrics::counter!("incontra_kafka_messages_consumed_total", "topic" => message.topic().to_owned())
                 .increment(1);
+            if let Some(created) = message.timestamp().to_millis() {
+                let age = (now_ms - created).max(0) as f64 / 1_000.0;
+                metrics::histogram!("incontra_kafka_produce_to_visible_seconds", "topic" => message.topic().to_owned())
+                    .record(age);
+            }
         }
         metrics::counter!("incontra_kafka_events_duplicate_total").increment(duplicates);
         metrics::counter!("incontra_kafka_messages_redelivered_total").increment(redelivered);

@@ -491,54 +491,9 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_keeps_flo
 
 /// Commax-style mass hiring: `count` hire notices for distinct workers.
 fn co_burst(count: usize) -> Vec<Envelope> {
-    let data = common::small_dataset();
-    let template = data
-        .events
-        .iter()
-        .find(|e| {
-            matches!(
-                &e.payload,
-                Some(Payload::Co(ev::ComunicazioneObbligatoria {
-                    quadro: Some(ev::comunicazione_obbligatoria::Quadro::Assunzione(_)),
-                    action,
-                    ..
-                })) if *action == ev::CoAction::Original as i32
-            )
-        })
-        .expect("a hire notice")
-        .clone();
-    const CONSONANTS: &[u8] = b"BCDFGLMNPRSTVZ";
-    let three = |mut n: usize| {
-        let mut s = String::new();
-        for _ in 0..3 {
-            s.push(char::from(CONSONANTS[n % CONSONANTS.len()]));
-            n /= CONSONANTS.len();
-        }
-        s
-    };
-    (0..count)
-        .map(|i| {
-            let cf = incontra_engine::codice_fiscale::generate(
-                &three(i),
-                &three(i / 2_744 + 7),
-                1970 + (i % 30) as i32,
-                1 + (i % 12) as u32,
-                1 + (i % 28) as u32,
-                i % 2 == 0,
-                "L219",
-            )
-            .expect("generated codice fiscale");
-            let mut e = template.clone();
-            e.event_id = format!("burst-{i}");
-            e.entity_id = cf.as_str().to_owned();
-            e.entity_version = 1;
-            if let Some(Payload::Co(co)) = &mut e.payload {
-                co.code = format!("BURST{i:011}");
-                co.lavoratore_codice_fiscale = cf.as_str().to_owned();
-            }
-            e
-        })
-        .collect()
+    let template = incontra_datagen::first_hire(common::small_dataset().events.iter().cloned())
+        .expect("a hire notice");
+    incontra_datagen::hire_burst(&template, "burst", count).expect("a hire template")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,8 +536,7 @@ fn test_python() -> std::path::PathBuf {
     if let Some(python) = std::env::var_os("INCONTRA_PYTHON") {
         return python.into();
     }
-    let home = std::env::var_os("HOME").expect("HOME");
-    let python = Path::new(&home).join(".cache/incontra/venv/bin/python");
+    let python = common::cache_dir().join("venv/bin/python");
     assert!(
         python.exists(),
         "no test venv at {}: run scripts/install-test-deps",

@@ -2,7 +2,8 @@
 //! storage, started on a free 127.0.0.1 port and killed when dropped.
 //!
 //! The binary is found through `INCONTRA_TANSU`, then the cache that
-//! `scripts/install-tansu` fills, then `PATH`.
+//! `scripts/install-test-deps` fills (`INCONTRA_CACHE`, by default
+//! `~/.cache/incontra`), then `PATH`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,13 +24,9 @@ pub fn tansu_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("INCONTRA_TANSU") {
         return PathBuf::from(path);
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        let cached = Path::new(&home)
-            .join(".cache/incontra")
-            .join(format!("tansu-{TANSU_VERSION}-dynostore/bin/tansu"));
-        if cached.exists() {
-            return cached;
-        }
+    let cached = super::cache_dir().join(format!("tansu-{TANSU_VERSION}-dynostore/bin/tansu"));
+    if cached.exists() {
+        return cached;
     }
     if let Ok(out) = Command::new("sh").args(["-c", "command -v tansu"]).output() {
         if out.status.success() {
@@ -37,7 +34,7 @@ pub fn tansu_binary() -> PathBuf {
         }
     }
     panic!(
-        "no tansu broker found: run scripts/install-tansu (cargo install tansu@{TANSU_VERSION} \
+        "no tansu broker found: run scripts/install-test-deps (cargo install tansu@{TANSU_VERSION} \
          --features dynostore, about 15 minutes) or set INCONTRA_TANSU"
     );
 }

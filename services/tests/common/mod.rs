@@ -29,6 +29,15 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 
 pub type Client = MatchServiceClient<Channel>;
 
+/// Where `scripts/install-test-deps` keeps the test broker and Python venv.
+pub fn cache_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("INCONTRA_CACHE") {
+        return dir.into();
+    }
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    std::path::Path::new(&home).join(".cache/incontra")
+}
+
 /// The embedded reference data, parsed once per test binary.
 pub fn reference() -> Arc<ReferenceData> {
     static REFERENCE: OnceLock<Arc<ReferenceData>> = OnceLock::new();
