@@ -619,3 +619,78 @@ async fn a_third_party_python_producer_is_understood() {
     );
     assert_eq!(report["visible"], report["produced"], "{report}");
 }
+
+/// Readiness follows the source: a replica whose topics do not exist yet
+/// serves nothing as ready and says why; once the topics appear and it has
+/// caught up, it reports SERVING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_the_topics_and_the_backlog() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Broker::start(&dir.path().join("broker.log"));
+    let data = common::small_dataset();
+    let mut server = Server::spawn(
+        &data_dir(dir.path(), "replica"),
+        data.today,
+        &dir.path().join("replica.log"),
+        &kafka_args(&broker, &[]),
+    );
+    // Up, answering, and not ready, for as long as the topics are missing.
+    let started = Instant::now();
+    let mut client = loop {
+        if server.health("").await.is_some() {
+            break common::client(server.addr).await;
+        }
+        assert!(started.elapsed() < DEADLINE, "{}", server.log_tail());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let waiting = Instant::now();
+    loop {
+        let s = common::status(&mut client).await;
+        let source = s.source.expect("source");
+        assert!(!source.caught_up);
+        for service in ["", "incontra.match.v1.MatchService"] {
+            assert_eq!(
+                server.health(service).await,
+                Some(ServingStatus::NotServing as i32),
+                "health of {service:?} without topics"
+            );
+        }
+        if source.last_error.contains(VACANCIES) {
+            break;
+        }
+        assert!(
+            waiting.elapsed() < DEADLINE,
+            "no error about the missing topics: {source:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A backlog waits on two topics before the third exists, so the replica
+    // is assigned with a known lag: ready only once that is consumed.
+    let (co, backlog): (Vec<Envelope>, Vec<Envelope>) =
+        data.events.iter().cloned().partition(|e| topic_of(e) == CO);
+    let mut names = vec![VACANCIES, CANDIDACIES];
+    let dlq: Vec<String> = [VACANCIES, CANDIDACIES, CO]
+        .iter()
+        .map(|t| format!("{t}.dlq"))
+        .collect();
+    names.extend(dlq.iter().map(String::as_str));
+    broker.create_topics(&names, PARTITIONS).await;
+    let producer = broker.producer();
+    broker.produce(&producer, &messages(&backlog)).await;
+    broker.create_topics(&[CO], PARTITIONS).await;
+    broker.produce(&producer, &messages(&co)).await;
+    server.wait_serving().await.expect("SERVING once caught up");
+    let s = common::status(&mut client).await;
+    let source = s.source.expect("source");
+    assert!(
+        consumed(&source) >= backlog.len() as u64,
+        "ready with {} of the {} messages waiting at assignment: {source:?}",
+        consumed(&source),
+        backlog.len()
+    );
+    let s = wait_consumed(&mut client, data.events.len() as u64).await;
+    let source = s.source.expect("source");
+    assert!(source.last_error.is_empty(), "{source:?}");
+}

@@ -38,36 +38,10 @@ impl Server {
     ) -> (Server, Client) {
         let mut last_error = String::new();
         for _attempt in 0..5 {
-            let port = free_port();
-            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
-            let log_file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .expect("server log");
-            let child = Command::new(env!("CARGO_BIN_EXE_incontra"))
-                .arg("serve")
-                .arg("--data-dir")
-                .arg(data_dir)
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--as-of")
-                .arg(super::iso_day(today))
-                .args(extra)
-                .env("RUST_LOG", "info,tantivy=warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log_file))
-                .spawn()
-                .expect("spawning incontra serve");
-            let mut server = Server {
-                child,
-                addr,
-                log: log.to_owned(),
-            };
+            let mut server = Server::spawn(data_dir, today, log, extra);
             match server.wait_serving().await {
                 Ok(()) => {
-                    let client = super::client(addr).await;
+                    let client = super::client(server.addr).await;
                     return (server, client);
                 }
                 // Someone took the port between our probe and the bind.
@@ -76,6 +50,58 @@ impl Server {
             }
         }
         panic!("incontra serve could not bind a port: {last_error}");
+    }
+
+    /// Starts `incontra serve` without waiting for anything.
+    pub fn spawn(data_dir: &Path, today: Day, log: &Path, extra: &[String]) -> Server {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("server log");
+        let child = Command::new(env!("CARGO_BIN_EXE_incontra"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--as-of")
+            .arg(super::iso_day(today))
+            .args(extra)
+            .env("RUST_LOG", "info,tantivy=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("spawning incontra serve");
+        Server {
+            child,
+            addr,
+            log: log.to_owned(),
+        }
+    }
+
+    /// The gRPC health status of `service` ("" for the whole server), or
+    /// `None` while the server does not answer.
+    pub async fn health(&self, service: &str) -> Option<i32> {
+        use tonic_health::pb::health_client::HealthClient;
+        use tonic_health::pb::HealthCheckRequest;
+        let channel = Endpoint::from_shared(format!("http://{}", self.addr))
+            .expect("endpoint")
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .ok()?;
+        HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .ok()
+            .map(|r| r.into_inner().status)
     }
 
     pub async fn wait_serving(&mut self) -> Result<(), String> {
