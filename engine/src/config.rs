@@ -50,6 +50,35 @@ pub struct ExperienceConfig {
     pub relevant_depth: usize,
 }
 
+/// Target-group boosts: policy, not fit. Each is added to the score of a
+/// candidate in the group, as a contribution of its own with its reason, so
+/// a list shows exactly how much priority moved someone. 0 disables one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoostConfig {
+    /// Unemployed (from the DID) for at least `long_term_months`.
+    pub long_term_unemployed: f64,
+    pub long_term_months: u32,
+    /// Receiving NASpI, DIS-COLL, ADI or SFL.
+    pub benefit_recipient: f64,
+    /// Flagged vulnerable by the CPI.
+    pub vulnerable: f64,
+    /// On GOL path 4 (lavoro e inclusione), the furthest from work.
+    pub gol_lavoro_e_inclusione: f64,
+}
+
+impl Default for BoostConfig {
+    fn default() -> Self {
+        BoostConfig {
+            long_term_unemployed: 0.0,
+            long_term_months: 12,
+            benefit_recipient: 0.0,
+            vulnerable: 0.0,
+            gol_lavoro_e_inclusione: 0.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoringConfig {
@@ -57,6 +86,9 @@ pub struct ScoringConfig {
     pub distance: DistanceConfig,
     pub skills: SkillsConfig,
     pub experience: ExperienceConfig,
+    /// Absent = no boosts.
+    #[serde(default)]
+    pub boosts: BoostConfig,
 }
 
 impl ScoringConfig {
@@ -104,6 +136,19 @@ impl ScoringConfig {
         ] {
             if !(0.0..=1.0).contains(&x) {
                 return Err(ConfigError::Invalid(format!("{name} must be in [0,1]")));
+            }
+        }
+        let b = &self.boosts;
+        for (name, x) in [
+            ("boosts.long_term_unemployed", b.long_term_unemployed),
+            ("boosts.benefit_recipient", b.benefit_recipient),
+            ("boosts.vulnerable", b.vulnerable),
+            ("boosts.gol_lavoro_e_inclusione", b.gol_lavoro_e_inclusione),
+        ] {
+            // A boost larger than a fifth of the whole fit score would let
+            // priority outrank ability to do the job.
+            if !(0.0..=0.2).contains(&x) {
+                return Err(ConfigError::Invalid(format!("{name} must be in [0, 0.2]")));
             }
         }
         if !(1..=5).contains(&self.experience.relevant_depth) {

@@ -189,7 +189,8 @@ impl<'a, 'c> Lister<'a, 'c> {
         let score = self
             .ctx
             .similarities(vacancy, candidate, km, self.relevance(id))
-            .score(self.ctx.config);
+            .score(self.ctx.config)
+            + self.ctx.boost_total(candidate);
         if score >= self.request.min_score {
             self.top.offer(score, id, km);
         }
@@ -220,9 +221,10 @@ impl<'a, 'c> Lister<'a, 'c> {
                 kept.distance_km,
                 self.relevance(&kept.id),
             );
-            let contributions = self
-                .ctx
-                .contributions(vacancy, candidate, kept.distance_km, &sims);
+            let mut contributions =
+                self.ctx
+                    .contributions(vacancy, candidate, kept.distance_km, &sims);
+            contributions.extend(self.ctx.boost_contributions(candidate));
             self.list.items.push(Ranked {
                 score: contributions.iter().map(|c| c.contribution).sum(),
                 id: kept.id,

@@ -8,7 +8,8 @@
 use crate::config::ScoringConfig;
 use crate::employment::EmploymentRecord;
 use crate::model::{
-    format_day, Candidate, Day, ProtectedCategory, ReservedQuota, Vacancy, VacancyStatus,
+    format_day, Candidate, Day, GolPath, IncomeSupport, ProtectedCategory, ReservedQuota, Vacancy,
+    VacancyStatus,
 };
 use crate::reference::{haversine_km, ReferenceData};
 
@@ -23,6 +24,11 @@ pub enum Criterion {
     Education,
     Languages,
     Licences,
+    // Target-group boosts: not part of the weighted fit, added on top.
+    BoostLongTermUnemployed,
+    BoostBenefitRecipient,
+    BoostVulnerable,
+    BoostGolLavoroEInclusione,
 }
 
 impl Criterion {
@@ -37,9 +43,25 @@ impl Criterion {
         Criterion::Licences,
     ];
 
+    /// The target-group boosts, in the order contributions list them.
+    pub const BOOSTS: [Criterion; 4] = [
+        Criterion::BoostLongTermUnemployed,
+        Criterion::BoostBenefitRecipient,
+        Criterion::BoostVulnerable,
+        Criterion::BoostGolLavoroEInclusione,
+    ];
+
+    pub fn is_boost(self) -> bool {
+        Criterion::BOOSTS.contains(&self)
+    }
+
     /// Stable name used in the API.
     pub fn name(self) -> &'static str {
         match self {
+            Criterion::BoostLongTermUnemployed => "boost_long_term_unemployed",
+            Criterion::BoostBenefitRecipient => "boost_benefit_recipient",
+            Criterion::BoostVulnerable => "boost_vulnerable",
+            Criterion::BoostGolLavoroEInclusione => "boost_gol_lavoro_e_inclusione",
             Criterion::Profession => "profession",
             Criterion::Skills => "skills",
             Criterion::Text => "text",
@@ -53,7 +75,12 @@ impl Criterion {
 
     fn weight(self, config: &ScoringConfig) -> f64 {
         let w = &config.weights;
+        let b = &config.boosts;
         match self {
+            Criterion::BoostLongTermUnemployed => b.long_term_unemployed,
+            Criterion::BoostBenefitRecipient => b.benefit_recipient,
+            Criterion::BoostVulnerable => b.vulnerable,
+            Criterion::BoostGolLavoroEInclusione => b.gol_lavoro_e_inclusione,
             Criterion::Profession => w.profession,
             Criterion::Skills => w.skills,
             Criterion::Text => w.text,
@@ -165,6 +192,68 @@ fn total_weight(config: &ScoringConfig) -> f64 {
 }
 
 impl Context<'_> {
+    /// Whether `candidate` belongs to the target group of `boost` today.
+    fn in_group(&self, boost: Criterion, candidate: &Candidate) -> bool {
+        let p = &candidate.profile;
+        match boost {
+            Criterion::BoostLongTermUnemployed => {
+                self.unemployed_days(candidate)
+                    >= i64::from(self.config.boosts.long_term_months) * 365 / 12
+            }
+            Criterion::BoostBenefitRecipient => p.income_support != IncomeSupport::None,
+            Criterion::BoostVulnerable => p.vulnerable,
+            Criterion::BoostGolLavoroEInclusione => p.gol_path == GolPath::LavoroEInclusione,
+            _ => false,
+        }
+    }
+
+    fn unemployed_days(&self, candidate: &Candidate) -> i64 {
+        i64::from(self.today) - i64::from(candidate.did_day)
+    }
+
+    /// The sum of the boosts `candidate` receives: what lists add to the fit
+    /// score before ranking.
+    pub fn boost_total(&self, candidate: &Candidate) -> f64 {
+        Criterion::BOOSTS
+            .iter()
+            .filter(|&&b| self.in_group(b, candidate))
+            .map(|b| b.weight(self.config))
+            .sum()
+    }
+
+    /// One contribution per boost `candidate` receives (none for a boost set
+    /// to 0), with the reason.
+    pub fn boost_contributions(&self, candidate: &Candidate) -> Vec<Contribution> {
+        Criterion::BOOSTS
+            .iter()
+            .filter(|&&b| b.weight(self.config) > 0.0 && self.in_group(b, candidate))
+            .map(|&b| {
+                let weight = b.weight(self.config);
+                let reason = match b {
+                    Criterion::BoostLongTermUnemployed => format!(
+                        "Priorità disoccupazione di lunga durata: disoccupato/a da {} mesi (DID)",
+                        self.unemployed_days(candidate) * 12 / 365
+                    ),
+                    Criterion::BoostBenefitRecipient => format!(
+                        "Priorità percettore di sostegno al reddito ({})",
+                        income_support_label(candidate.profile.income_support)
+                    ),
+                    Criterion::BoostVulnerable => {
+                        "Priorità persona in condizione di vulnerabilità".to_owned()
+                    }
+                    _ => "Priorità percorso GOL 4 «lavoro e inclusione»".to_owned(),
+                };
+                Contribution {
+                    criterion: b,
+                    similarity: 1.0,
+                    weight,
+                    contribution: weight,
+                    reason,
+                }
+            })
+            .collect()
+    }
+
     /// Road-distance estimate between two comuni, `None` if either is unknown.
     pub fn road_km(&self, from: &str, to: &str) -> Option<f64> {
         let a = self.reference.comune(from)?;
@@ -641,6 +730,8 @@ impl Context<'_> {
                     }
                 }
             }
+            // Boosts carry their own sentences (`boost_contributions`).
+            _ => String::new(),
         }
     }
 
@@ -657,7 +748,8 @@ impl Context<'_> {
         let eligible = filters.iter().all(|f| f.passed);
         let km = distance_km.unwrap_or(f64::from(self.config.distance.max_search_km));
         let sims = self.similarities(vacancy, candidate, km, text_relevance);
-        let contributions = self.contributions(vacancy, candidate, km, &sims);
+        let mut contributions = self.contributions(vacancy, candidate, km, &sims);
+        contributions.extend(self.boost_contributions(candidate));
         let score = contributions.iter().map(|c| c.contribution).sum();
         Evaluation {
             eligible,
@@ -666,6 +758,16 @@ impl Context<'_> {
             contributions,
             distance_km,
         }
+    }
+}
+
+fn income_support_label(support: IncomeSupport) -> &'static str {
+    match support {
+        IncomeSupport::None => "nessuno",
+        IncomeSupport::Naspi => "NASpI",
+        IncomeSupport::DisColl => "DIS-COLL",
+        IncomeSupport::Adi => "ADI",
+        IncomeSupport::Sfl => "SFL",
     }
 }
 

@@ -2090,3 +2090,101 @@ proptest! {
         prop_assert_eq!(list.considered, excluded + list.items.len() as u64);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Target-group boosts
+// ---------------------------------------------------------------------------
+
+fn register_long_term(w: &mut World, id: &str, profile: CandidateProfile, months: i32) {
+    w.emit(
+        id,
+        EventPayload::Candidacy(CandidacyEvent::Registered {
+            personal: PersonalData::default(),
+            person: person(id),
+            did_day: today() - months * 365 / 12 - 1,
+            profile,
+            protected_category: ProtectedCategory::None,
+        }),
+    );
+}
+
+#[test]
+fn each_boost_is_its_own_contribution_and_moves_the_rank() {
+    use incontra_engine::model::{GolPath, IncomeSupport};
+    let mut w = World::new();
+    w.publish("V1", cook_vacancy());
+    // Same fit; C2 is long-term unemployed, vulnerable and on GOL path 4.
+    w.register("C1", cook_profile());
+    let mut vulnerable = cook_profile();
+    vulnerable.vulnerable = true;
+    vulnerable.gol_path = GolPath::LavoroEInclusione;
+    vulnerable.income_support = IncomeSupport::Naspi;
+    register_long_term(&mut w, "C2", vulnerable, 14);
+
+    let plain = w.evaluate("V1", "C1");
+    assert_well_formed(&plain, config());
+    let boosted = w.evaluate("V1", "C2");
+    let b = &config().boosts;
+    let boosts: Vec<(Criterion, f64)> = boosted
+        .contributions
+        .iter()
+        .filter(|c| c.criterion.is_boost())
+        .map(|c| (c.criterion, c.contribution))
+        .collect();
+    // The default gives no benefit-recipient boost, so it is not listed.
+    assert_eq!(b.benefit_recipient, 0.0);
+    assert_eq!(
+        boosts,
+        vec![
+            (Criterion::BoostLongTermUnemployed, b.long_term_unemployed),
+            (Criterion::BoostVulnerable, b.vulnerable),
+            (
+                Criterion::BoostGolLavoroEInclusione,
+                b.gol_lavoro_e_inclusione
+            ),
+        ]
+    );
+    let long_term = boosted
+        .contributions
+        .iter()
+        .find(|c| c.criterion == Criterion::BoostLongTermUnemployed)
+        .expect("long-term boost");
+    assert_contains(&long_term.reason, &["lunga durata", "14 mesi"]);
+    for c in boosted
+        .contributions
+        .iter()
+        .filter(|c| c.criterion.is_boost())
+    {
+        assert_sentence(&c.reason);
+    }
+    let boost_sum: f64 = boosts.iter().map(|(_, v)| v).sum();
+    assert_close(boosted.score, plain.score + boost_sum);
+    assert_close(
+        boosted.score,
+        boosted.contributions.iter().map(|c| c.contribution).sum(),
+    );
+
+    // The list ranks by the boosted score and shows the same contributions.
+    let list = w.candidates_for("V1", &everyone());
+    assert_eq!(ids(&list), ["C2", "C1"]);
+    assert_close(list.items[0].score, boosted.score);
+    assert_eq!(list.items[0].contributions, boosted.contributions);
+}
+
+#[test]
+fn boosts_set_to_zero_leave_the_fit_alone() {
+    let mut config = ScoringConfig::from_toml(DEFAULT_SCORING_TOML).unwrap();
+    config.boosts.long_term_unemployed = 0.0;
+    config.boosts.vulnerable = 0.0;
+    config.boosts.gol_lavoro_e_inclusione = 0.0;
+    let mut w = World::new();
+    w.publish("V1", cook_vacancy());
+    let mut profile = cook_profile();
+    profile.vulnerable = true;
+    register_long_term(&mut w, "C1", profile, 30);
+    let e = w.evaluate_with(&ctx_with(&config), "V1", "C1", 0.0);
+    assert_well_formed(&e, &config);
+
+    let too_big = DEFAULT_SCORING_TOML.replace("vulnerable = 0.02", "vulnerable = 0.5");
+    assert!(ScoringConfig::from_toml(&too_big).is_err());
+}
