@@ -12,6 +12,7 @@
 //! ```
 pub mod codice_fiscale;
 pub mod config;
+pub mod congruity;
 pub mod employment;
 pub mod event;
 pub mod matching;

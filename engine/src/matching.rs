@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+use crate::congruity::Congruity;
 use crate::model::{Candidate, Vacancy};
 use crate::scoring::{CandidateFacts, Context, Contribution, HardFilter, RequestFilters};
 use crate::state::State;
@@ -27,7 +28,14 @@ pub struct ListRequest {
     pub limit: usize,
     pub filters: RequestFilters,
     pub min_score: f64,
+    /// Keep only pairs that are an offerta congrua for the candidate (the
+    /// others are counted under `offerta_congrua`). Needs congruity rules in
+    /// the context; without them nothing passes.
+    pub only_congrua: bool,
 }
+
+/// Exclusion key of pairs that are not an offerta congrua.
+pub const NOT_CONGRUA: &str = "offerta_congrua";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
@@ -36,6 +44,8 @@ pub struct Ranked {
     pub score: f64,
     pub distance_km: f64,
     pub contributions: Vec<Contribution>,
+    /// The offerta congrua verdict of the pair, when rules are loaded.
+    pub congruity: Option<Congruity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -186,6 +196,15 @@ impl<'a, 'c> Lister<'a, 'c> {
             *self.list.excluded.entry(failed.filter.name()).or_default() += 1;
             return;
         }
+        if self.request.only_congrua
+            && !self
+                .ctx
+                .congruity(vacancy, candidate, facts, km)
+                .is_some_and(|c| c.congrua)
+        {
+            *self.list.excluded.entry(NOT_CONGRUA).or_default() += 1;
+            return;
+        }
         let score = self
             .ctx
             .similarities(vacancy, candidate, km, self.relevance(id))
@@ -208,11 +227,11 @@ impl<'a, 'c> Lister<'a, 'c> {
     /// ranked id.
     fn finish<'s>(
         mut self,
-        pair: impl Fn(&str) -> Option<(&'s Vacancy, &'s Candidate)>,
+        pair: impl Fn(&str) -> Option<(&'s Vacancy, &'s Candidate, CandidateFacts<'s>)>,
     ) -> RankedList {
         let top = std::mem::replace(&mut self.top, TopK::new(0));
         for kept in top.into_sorted() {
-            let Some((vacancy, candidate)) = pair(&kept.id) else {
+            let Some((vacancy, candidate, facts)) = pair(&kept.id) else {
                 continue;
             };
             let sims = self.ctx.similarities(
@@ -227,6 +246,9 @@ impl<'a, 'c> Lister<'a, 'c> {
             contributions.extend(self.ctx.boost_contributions(candidate));
             self.list.items.push(Ranked {
                 score: contributions.iter().map(|c| c.contribution).sum(),
+                congruity: self
+                    .ctx
+                    .congruity(vacancy, candidate, facts, kept.distance_km),
                 id: kept.id,
                 distance_km: kept.distance_km,
                 contributions,
@@ -275,7 +297,10 @@ pub fn match_candidates(
             }
         }
     }
-    Ok(lister.finish(|id| Some((vacancy, state.candidate(id)?))))
+    Ok(lister.finish(|id| {
+        let candidate = state.candidate(id)?;
+        Some((vacancy, candidate, facts(state, candidate)))
+    }))
 }
 
 /// Vacancies for a candidate, best first. `text` gives each vacancy's text
@@ -307,7 +332,7 @@ pub fn match_vacancies(
             }
         }
     }
-    Ok(lister.finish(|id| Some((state.vacancy(id)?, candidate))))
+    Ok(lister.finish(|id| Some((state.vacancy(id)?, candidate, facts))))
 }
 
 /// Both sides of a pair, for `Explain`.

@@ -6,6 +6,7 @@
 //! sentences only for the candidates it returns.
 
 use crate::config::ScoringConfig;
+use crate::congruity::{Congruity, CongruityInput, CongruityRules};
 use crate::employment::EmploymentRecord;
 use crate::model::{
     format_day, Candidate, Day, GolPath, IncomeSupport, ProtectedCategory, ReservedQuota, Vacancy,
@@ -162,6 +163,9 @@ pub struct Evaluation {
     pub score: f64,
     pub contributions: Vec<Contribution>,
     pub distance_km: Option<f64>,
+    /// Whether the offer would be an offerta congrua for the candidate, per
+    /// criterion; `None` without rules, or on a day no rule pack covers.
+    pub congruity: Option<Congruity>,
 }
 
 /// What a scoring call needs besides the pair.
@@ -170,6 +174,9 @@ pub struct Context<'a> {
     pub config: &'a ScoringConfig,
     /// The day eligibility is judged on (contracts in force, validity).
     pub today: Day,
+    /// Offerta congrua rules; without them no verdict is given and the
+    /// "only congrua" filter cannot be asked for.
+    pub congruity: Option<&'a CongruityRules>,
 }
 
 /// Per-request narrowing applied as extra hard filters.
@@ -192,6 +199,36 @@ fn total_weight(config: &ScoringConfig) -> f64 {
 }
 
 impl Context<'_> {
+    /// The offerta congrua verdict of offering `vacancy` to `candidate`
+    /// today, at `distance_km` by road.
+    pub fn congruity(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        facts: CandidateFacts<'_>,
+        distance_km: f64,
+    ) -> Option<Congruity> {
+        let rules = self.congruity?;
+        // The last contract that started on or before today: the one whose
+        // hours the decree compares against.
+        let last_contract_hours_percent = facts.employment.and_then(|e| {
+            e.contracts()
+                .iter()
+                .filter(|c| c.start_day <= self.today)
+                .max_by_key(|c| c.start_day)
+                .map(|c| c.hours_percent)
+        });
+        rules.assess(&CongruityInput {
+            candidate,
+            vacancy,
+            distance_km,
+            travel_minutes: None,
+            last_contract_hours_percent,
+            collocamento_mirato: facts.protected == ProtectedCategory::Art1,
+            today: self.today,
+        })
+    }
+
     /// Whether `candidate` belongs to the target group of `boost` today.
     fn in_group(&self, boost: Criterion, candidate: &Candidate) -> bool {
         let p = &candidate.profile;
@@ -751,12 +788,14 @@ impl Context<'_> {
         let mut contributions = self.contributions(vacancy, candidate, km, &sims);
         contributions.extend(self.boost_contributions(candidate));
         let score = contributions.iter().map(|c| c.contribution).sum();
+        let congruity = distance_km.and_then(|km| self.congruity(vacancy, candidate, facts, km));
         Evaluation {
             eligible,
             filters,
             score,
             contributions,
             distance_km,
+            congruity,
         }
     }
 }

@@ -76,6 +76,7 @@ fn ctx_with(config: &ScoringConfig) -> Context<'_> {
         reference: reference(),
         config,
         today: today(),
+        congruity: None,
     }
 }
 

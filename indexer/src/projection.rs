@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use incontra_engine::codice_fiscale::Pseudonymiser;
 use incontra_engine::config::ScoringConfig;
+use incontra_engine::congruity::CongruityRules;
 use incontra_engine::event::{EntityKind, Event, EventPayload};
 use incontra_engine::model::{Candidate, Day, Vacancy};
 use incontra_engine::reference::ReferenceData;
@@ -48,6 +49,8 @@ pub enum ProjectionError {
     Io(#[from] std::io::Error),
     #[error("journal control record: {0}")]
     Control(#[from] ControlRecordError),
+    #[error("offerta congrua rules: {0}")]
+    Congruity(#[from] incontra_engine::congruity::CongruityError),
     #[error("{what} is at position {found} but the journal ends at {journal}: the journal was lost or replaced")]
     AheadOfJournal {
         what: &'static str,
@@ -110,6 +113,7 @@ pub struct ReadSide {
     pub index: TextIndex,
     pub reference: Arc<ReferenceData>,
     pub config: ScoringConfig,
+    pub congruity: CongruityRules,
 }
 
 /// Candidates (or vacancies) whose text relevance is computed for one
@@ -127,6 +131,7 @@ impl ReadSide {
             reference: &self.reference,
             config: &self.config,
             today,
+            congruity: Some(&self.congruity),
         }
     }
 
@@ -447,6 +452,7 @@ impl Projection {
             index,
             reference: reference.clone(),
             config,
+            congruity: CongruityRules::embedded()?,
         });
         let mut reindexed = 0;
         {

@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
                             .match_vacancies(MatchVacanciesRequest {
                                 candidate_id: id,
                                 limit: 50,
+                                only_congrua: false,
                             })
                             .await
                             .is_ok(),

@@ -1,6 +1,7 @@
 //! Engine results to protobuf responses. Nothing here decides anything:
 //! it only renames.
 
+use incontra_engine::congruity::{self, Congruity};
 use incontra_engine::matching::{filter_order, RankedList};
 use incontra_engine::model::PersonalData;
 use incontra_engine::scoring::{Contribution, FilterVerdict};
@@ -45,5 +46,36 @@ pub fn personal(candidate_id: &str, p: &PersonalData) -> pb::CandidatePersonalDa
         family_name: p.family_name.clone(),
         email: p.email.clone(),
         phone: p.phone.clone(),
+    }
+}
+
+pub fn congruity(c: &Congruity) -> pb::Congruity {
+    pb::Congruity {
+        congrua: c.congrua,
+        rule_pack: c.pack_id.clone(),
+        unemployment_months: c.unemployment_months,
+        band: c.band.clone(),
+        criteria: c
+            .criteria
+            .iter()
+            .map(|v| pb::CongruityCriterion {
+                criterion: match v.criterion {
+                    congruity::Criterion::Experience => "experience",
+                    congruity::Criterion::Distance => "distance",
+                    congruity::Criterion::Contract => "contract",
+                    congruity::Criterion::Hours => "hours",
+                    congruity::Criterion::Pay => "pay",
+                    congruity::Criterion::Disability => "disability",
+                }
+                .to_owned(),
+                verdict: match v.verdict {
+                    congruity::Verdict::Satisfied => "satisfied",
+                    congruity::Verdict::NotSatisfied => "not_satisfied",
+                    congruity::Verdict::NotApplicable => "not_applicable",
+                }
+                .to_owned(),
+                reason: v.reason.clone(),
+            })
+            .collect(),
     }
 }

@@ -216,6 +216,7 @@ impl MatchService for MatchServiceImpl {
                     max_distance_km: r.max_distance_km,
                 },
                 min_score: r.min_score,
+                only_congrua: r.only_congrua,
             };
             let list = matching::match_candidates(&state, &ctx, &r.vacancy_id, &request, &text)
                 .map_err(match_status)?;
@@ -236,6 +237,7 @@ impl MatchService for MatchServiceImpl {
                         contributions: m.contributions.iter().map(convert::contribution).collect(),
                         rank: i as u32 + 1,
                         distance_km: m.distance_km,
+                        congruity: m.congruity.as_ref().map(convert::congruity),
                         cpi_code: state
                             .candidate(&m.id)
                             .map(|c| c.profile.cpi_code.clone())
@@ -272,6 +274,7 @@ impl MatchService for MatchServiceImpl {
             let ctx = read.context(today);
             let request = ListRequest {
                 limit,
+                only_congrua: r.only_congrua,
                 ..ListRequest::default()
             };
             let list = matching::match_vacancies(&state, &ctx, &r.candidate_id, &request, &text)
@@ -293,6 +296,7 @@ impl MatchService for MatchServiceImpl {
                             .unwrap_or_default(),
                         distance_km: m.distance_km,
                         employer: v.map(|v| v.spec.employer.name.clone()).unwrap_or_default(),
+                        congruity: m.congruity.as_ref().map(convert::congruity),
                     }
                 })
                 .collect();
@@ -335,6 +339,7 @@ impl MatchService for MatchServiceImpl {
                     .iter()
                     .map(convert::contribution)
                     .collect(),
+                congruity: eval.congruity.as_ref().map(convert::congruity),
             }))
         })
         .await

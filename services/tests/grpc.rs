@@ -163,9 +163,16 @@ async fn explain(client: &mut Client, vacancy_id: &str, candidate_id: &str) -> p
 
 /// Contributions add up to the score, each explained in a sentence.
 fn check_contributions(what: &str, score: f64, contributions: &[pb::Contribution]) {
+    // The fit is in [0,1]; target-group boosts come on top of it.
+    let boosts: f64 = contributions
+        .iter()
+        .filter(|c| c.criterion.starts_with("boost_"))
+        .map(|c| c.contribution)
+        .sum();
     assert!(
-        (0.0..=1.0).contains(&score),
-        "{what}: score {score} outside [0,1]"
+        (0.0..=1.0).contains(&(score - boosts)),
+        "{what}: fit score {} outside [0,1]",
+        score - boosts
     );
     assert!(!contributions.is_empty(), "{what}: no contributions");
     let sum: f64 = contributions.iter().map(|c| c.contribution).sum();
@@ -389,6 +396,7 @@ async fn status_counts_match_the_generated_data() {
     c.match_vacancies(pb::MatchVacanciesRequest {
         candidate_id: first.clone(),
         limit: 1,
+        only_congrua: false,
     })
     .await
     .expect("MatchVacancies for a generated candidate");
@@ -735,6 +743,7 @@ async fn match_vacancies_is_ranked_and_explained() {
         .match_vacancies(pb::MatchVacanciesRequest {
             candidate_id: candidate.clone(),
             limit: 500,
+            only_congrua: false,
         })
         .await
         .expect("MatchVacancies")
@@ -762,6 +771,7 @@ async fn match_vacancies_is_ranked_and_explained() {
         .match_vacancies(pb::MatchVacanciesRequest {
             candidate_id: candidate,
             limit: 0,
+            only_congrua: false,
         })
         .await
         .expect("MatchVacancies")
@@ -1089,6 +1099,7 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
         .match_vacancies(pb::MatchVacanciesRequest {
             candidate_id: "NO-SUCH-CANDIDATE".into(),
             limit: 0,
+            only_congrua: false,
         })
         .await
         .expect_err("unknown candidate served");
@@ -1210,6 +1221,7 @@ async fn ingest_rejects_bad_events_one_by_one() {
     c.match_vacancies(pb::MatchVacanciesRequest {
         candidate_id: "TEST-CAND-0003".into(),
         limit: 0,
+        only_congrua: false,
     })
     .await
     .expect("the accepted candidate");
@@ -1217,6 +1229,7 @@ async fn ingest_rejects_bad_events_one_by_one() {
         .match_vacancies(pb::MatchVacanciesRequest {
             candidate_id: "TEST-CAND-0001".into(),
             limit: 0,
+            only_congrua: false,
         })
         .await
         .expect_err("a rejected candidate exists");
@@ -1265,5 +1278,100 @@ async fn a_redelivered_event_is_acknowledged_as_a_duplicate() {
     assert_eq!(
         list_after.journal_position,
         list_before.journal_position + 1
+    );
+}
+
+fn check_congruity(what: &str, c: &pb::Congruity) {
+    assert!(!c.rule_pack.is_empty(), "{what}: no rule pack");
+    assert!(!c.band.is_empty(), "{what}: no band");
+    let names: Vec<&str> = c.criteria.iter().map(|v| v.criterion.as_str()).collect();
+    for required in ["experience", "distance", "contract", "hours", "pay"] {
+        assert!(
+            names.contains(&required),
+            "{what}: no {required} verdict in {names:?}"
+        );
+    }
+    for v in &c.criteria {
+        assert!(
+            ["satisfied", "not_satisfied", "not_applicable"].contains(&v.verdict.as_str()),
+            "{what}: verdict {}",
+            v.verdict
+        );
+        assert!(
+            v.reason.chars().any(char::is_alphabetic),
+            "{what}: {} unexplained",
+            v.criterion
+        );
+    }
+    assert_eq!(
+        c.congrua,
+        c.criteria.iter().all(|v| v.verdict != "not_satisfied"),
+        "{what}: congrua disagrees with its criteria"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_congrua_keeps_the_suitable_offers_and_says_why() {
+    let _turn = TURN.lock().await;
+    let f = fixture().await;
+    let mut c = client(f).await;
+    let mut narrowed_somewhere = false;
+    for v in f.data.vacancy_ids.iter().take(40) {
+        let all = candidates(&mut c, v, 500, false).await;
+        let only = c
+            .match_candidates(pb::MatchCandidatesRequest {
+                vacancy_id: v.clone(),
+                limit: 500,
+                only_congrua: true,
+                ..Default::default()
+            })
+            .await
+            .expect("MatchCandidates only_congrua")
+            .into_inner();
+        for m in &all.matches {
+            let congruity = m
+                .congruity
+                .as_ref()
+                .expect("every listed pair has a verdict");
+            check_congruity(&format!("{v}/{}", m.candidate_id), congruity);
+        }
+        // The congrua list is the full list with the others taken out, in
+        // the same order; they are counted, not silently dropped.
+        let expected: Vec<&str> = all
+            .matches
+            .iter()
+            .filter(|m| m.congruity.as_ref().is_some_and(|c| c.congrua))
+            .map(|m| m.candidate_id.as_str())
+            .collect();
+        let got: Vec<&str> = only
+            .matches
+            .iter()
+            .map(|m| m.candidate_id.as_str())
+            .collect();
+        if all.matches.len() < 500 {
+            assert_eq!(got, expected, "{v}");
+            let dropped = all.matches.len() - only.matches.len();
+            let counted = only
+                .excluded
+                .iter()
+                .find(|e| e.filter == "offerta_congrua")
+                .map_or(0, |e| e.count);
+            assert_eq!(counted as usize, dropped, "{v}: {:?}", only.excluded);
+            narrowed_somewhere |= dropped > 0;
+        }
+        assert!(only
+            .matches
+            .iter()
+            .all(|m| m.congruity.as_ref().is_some_and(|c| c.congrua)));
+
+        // Explain gives the same verdict for a listed pair.
+        if let Some(m) = all.matches.first() {
+            let e = explain(&mut c, v, &m.candidate_id).await;
+            assert_eq!(e.congruity, m.congruity, "{v}/{}", m.candidate_id);
+        }
+    }
+    assert!(
+        narrowed_somewhere,
+        "no list had a non-congrua candidate to filter"
     );
 }
