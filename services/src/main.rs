@@ -377,12 +377,28 @@ fn print_example(node: &Node) -> anyhow::Result<()> {
     for (i, m) in list.items.iter().enumerate() {
         println!("{:>2}. {}  punteggio {:.3}", i + 1, m.id, m.score);
         for c in &m.contributions {
-            println!(
-                "      {:<11} {:+.3}  {}",
-                c.criterion.name(),
-                c.contribution,
-                c.reason
-            );
+            let name = if c.criterion.is_boost() {
+                "priorità"
+            } else {
+                c.criterion.name()
+            };
+            println!("      {name:<11} {:+.3}  {}", c.contribution, c.reason);
+        }
+        if let Some(congruity) = &m.congruity {
+            let failing: Vec<&str> = congruity
+                .criteria
+                .iter()
+                .filter(|v| v.verdict == incontra_engine::congruity::Verdict::NotSatisfied)
+                .map(|v| v.reason.as_str())
+                .collect();
+            if failing.is_empty() {
+                println!(
+                    "      offerta congrua ({}, {})",
+                    congruity.pack_id, congruity.band
+                );
+            } else {
+                println!("      offerta non congrua: {}", failing.join("; "));
+            }
         }
     }
     println!();
