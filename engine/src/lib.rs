@@ -19,4 +19,5 @@ pub mod matching;
 pub mod model;
 pub mod reference;
 pub mod scoring;
+pub mod skills;
 pub mod state;

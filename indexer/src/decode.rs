@@ -4,6 +4,14 @@
 //!
 //! Everything that reaches the journal has passed here, so the fold never
 //! meets a malformed event; replay runs the same code.
+//!
+//! Skills are mapped here through the Italian skill vocabulary
+//! (`incontra_engine::skills`): each is stored under its canonical label when
+//! the vocabulary knows it, and skills a vacancy's title or description or a
+//! candidate's summary mentions are added (as preferred, resp. declared), so
+//! scoring can keep comparing labels.
+
+use std::sync::OnceLock;
 
 use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
 use incontra_engine::event::{
@@ -16,6 +24,7 @@ use incontra_engine::model::{
     WorkExperience,
 };
 use incontra_engine::reference::ReferenceData;
+use incontra_engine::skills::SkillVocabulary;
 use incontra_proto::events::v1 as pb;
 use prost::Message;
 
@@ -32,6 +41,18 @@ pub enum DecodeError {
     UnknownSchema(u32),
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: String },
+}
+
+/// The compiled-in skill vocabulary, loaded once; a load failure (a broken
+/// `skills_it.csv`, caught by the tests) refuses events that carry skills
+/// rather than panicking.
+static SKILL_VOCABULARY: OnceLock<Result<SkillVocabulary, String>> = OnceLock::new();
+
+fn skill_vocabulary(field: &str) -> Result<&'static SkillVocabulary, DecodeError> {
+    SKILL_VOCABULARY
+        .get_or_init(|| SkillVocabulary::embedded().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| invalid(field, format!("skill vocabulary unavailable: {e}")))
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> DecodeError {
@@ -159,14 +180,27 @@ impl<'r> Decoder<'r> {
             .employer
             .as_ref()
             .ok_or_else(|| invalid(&f("employer"), "missing"))?;
+        let vocabulary = skill_vocabulary(&f("required_skills"))?;
+        let required_skills = canonical_skills(vocabulary, &v.required_skills, &[]);
+        let mut preferred_skills =
+            canonical_skills(vocabulary, &v.preferred_skills, &required_skills);
+        let mentioned = vocabulary
+            .mentioned_in(&v.title)
+            .into_iter()
+            .chain(vocabulary.mentioned_in(&v.description));
+        for skill in mentioned {
+            if !has_skill(&required_skills, skill) && !has_skill(&preferred_skills, skill) {
+                preferred_skills.push(skill.to_owned());
+            }
+        }
         Ok(VacancySpec {
             title: v.title.clone(),
             description: v.description.clone(),
             employer: self.employer(&f("employer"), employer)?,
             workplace_comune: self.comune(&f("workplace_comune"), &v.workplace_comune)?,
             profession_code: v.profession_code.clone(),
-            required_skills: clean_list(&v.required_skills),
-            preferred_skills: clean_list(&v.preferred_skills),
+            required_skills,
+            preferred_skills,
             min_education: education(v.min_education()),
             languages: languages(&f("languages"), &v.languages)?,
             driving_licences: clean_list(&v.driving_licences),
@@ -281,6 +315,14 @@ impl<'r> Decoder<'r> {
                 "hours range must satisfy min <= max <= 100",
             ));
         }
+        let vocabulary = skill_vocabulary(&f("skills"))?;
+        let certified_skills = canonical_skills(vocabulary, &p.certified_skills, &[]);
+        let mut skills = canonical_skills(vocabulary, &p.skills, &certified_skills);
+        for skill in vocabulary.mentioned_in(&p.summary) {
+            if !has_skill(&certified_skills, skill) && !has_skill(&skills, skill) {
+                skills.push(skill.to_owned());
+            }
+        }
         Ok(CandidateProfile {
             domicile_comune: self.comune(&f("domicile_comune"), &p.domicile_comune)?,
             max_distance_km: p.max_distance_km,
@@ -296,8 +338,8 @@ impl<'r> Decoder<'r> {
                     description: x.description.clone(),
                 })
                 .collect(),
-            skills: clean_list(&p.skills),
-            certified_skills: clean_list(&p.certified_skills),
+            skills,
+            certified_skills,
             education: education(p.education()),
             languages: languages(&f("languages"), &p.languages)?,
             driving_licences: clean_list(&p.driving_licences),
@@ -451,6 +493,32 @@ fn clean_list(items: &[String]) -> Vec<String> {
     out
 }
 
+/// Skills under their canonical label where the vocabulary knows them (else
+/// trimmed as written), without empties, without repeats (compared as
+/// scoring compares them) and without those already in `exclude`.
+fn canonical_skills(
+    vocabulary: &SkillVocabulary,
+    items: &[String],
+    exclude: &[String],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let skill = vocabulary.canonical(item).unwrap_or(item);
+        if !has_skill(exclude, skill) && !has_skill(&out, skill) {
+            out.push(skill.to_owned());
+        }
+    }
+    out
+}
+
+fn has_skill(list: &[String], skill: &str) -> bool {
+    list.iter().any(|s| s.eq_ignore_ascii_case(skill))
+}
+
 fn languages(
     field: &str,
     items: &[pb::LanguageRequirement],
@@ -506,5 +574,198 @@ fn education(e: pb::EducationLevel) -> EducationLevel {
         pb::EducationLevel::LaureaTriennale => EducationLevel::LaureaTriennale,
         pb::EducationLevel::LaureaMagistrale => EducationLevel::LaureaMagistrale,
         pb::EducationLevel::Dottorato => EducationLevel::Dottorato,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixture {
+        reference: ReferenceData,
+        pseudonymiser: Pseudonymiser,
+        events: Vec<pb::Envelope>,
+    }
+
+    fn fixture() -> Fixture {
+        let reference = ReferenceData::embedded().unwrap();
+        let config = incontra_datagen::GeneratorConfig {
+            candidates: 300,
+            vacancies: 100,
+            ..incontra_datagen::GeneratorConfig::small()
+        };
+        let events = incontra_datagen::Generator::new(&reference, config)
+            .events()
+            .collect();
+        Fixture {
+            reference,
+            pseudonymiser: Pseudonymiser::new(&[7u8; 32]),
+            events,
+        }
+    }
+
+    /// A generated vacancy publication, with its spec made editable.
+    fn published_vacancy(f: &Fixture) -> (pb::Envelope, pb::Vacancy) {
+        use pb::vacancy_event::Kind;
+        f.events
+            .iter()
+            .find_map(|e| match &e.payload {
+                Some(pb::envelope::Payload::Vacancy(pb::VacancyEvent {
+                    kind: Some(Kind::Published(spec)),
+                })) => Some((e.clone(), spec.clone())),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn with_vacancy(mut e: pb::Envelope, spec: pb::Vacancy) -> pb::Envelope {
+        e.payload = Some(pb::envelope::Payload::Vacancy(pb::VacancyEvent {
+            kind: Some(pb::vacancy_event::Kind::Published(spec)),
+        }));
+        e
+    }
+
+    fn decoded_spec(f: &Fixture, e: &pb::Envelope) -> VacancySpec {
+        match Decoder::new(&f.reference, &f.pseudonymiser)
+            .decode(e)
+            .unwrap()
+            .payload
+        {
+            EventPayload::Vacancy(VacancyEvent::Published(spec)) => spec,
+            other => panic!("not a publication: {other:?}"),
+        }
+    }
+
+    /// A generated registration, with its profile made editable.
+    fn registration(f: &Fixture) -> (pb::Envelope, pb::CandidateProfile) {
+        use pb::candidacy_event::Kind;
+        f.events
+            .iter()
+            .find_map(|e| match &e.payload {
+                Some(pb::envelope::Payload::Candidacy(pb::CandidacyEvent {
+                    kind: Some(Kind::Registered(r)),
+                })) => Some((e.clone(), r.profile.clone().unwrap())),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn with_profile(mut e: pb::Envelope, profile: pb::CandidateProfile) -> pb::Envelope {
+        use pb::candidacy_event::Kind;
+        if let Some(pb::envelope::Payload::Candidacy(pb::CandidacyEvent {
+            kind: Some(Kind::Registered(r)),
+        })) = &mut e.payload
+        {
+            r.profile = Some(profile);
+        }
+        e
+    }
+
+    fn decoded_profile(f: &Fixture, e: &pb::Envelope) -> CandidateProfile {
+        match Decoder::new(&f.reference, &f.pseudonymiser)
+            .decode(e)
+            .unwrap()
+            .payload
+        {
+            EventPayload::Candidacy(CandidacyEvent::Registered { profile, .. }) => profile,
+            other => panic!("not a registration: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn vacancy_skills_map_to_canonical_labels_without_duplicates() {
+        let f = fixture();
+        let (e, mut spec) = published_vacancy(&f);
+        spec.title = "Saldatore/trice".into();
+        spec.description = "Si richiede esperienza di saldatura a TIG.".into();
+        spec.required_skills = vec![
+            " saldature TIG ".into(),
+            "Saldatura TIG".into(),
+            "igiene alimentare HACCP".into(),
+            "tornitura di precisione".into(),
+            "".into(),
+        ];
+        spec.preferred_skills = vec!["haccp".into(), "Carrelli elevatori".into()];
+        let decoded = decoded_spec(&f, &with_vacancy(e, spec));
+        assert_eq!(
+            decoded.required_skills,
+            ["saldatura TIG", "HACCP", "tornitura di precisione"]
+        );
+        assert_eq!(decoded.preferred_skills, ["uso del muletto"]);
+    }
+
+    #[test]
+    fn skills_in_a_vacancy_text_become_preferred() {
+        let f = fixture();
+        let (e, mut spec) = published_vacancy(&f);
+        spec.title = "Magazziniere/a con patentino muletto".into();
+        spec.description = "Si occuperà di picking e packing e di carico e scarico. \
+                            Gradita conoscenza di Excel; HACCP."
+            .into();
+        spec.required_skills = vec!["HACCP".into()];
+        spec.preferred_skills = vec!["uso del transpallet".into()];
+        let decoded = decoded_spec(&f, &with_vacancy(e, spec));
+        assert_eq!(decoded.required_skills, ["HACCP"]);
+        assert_eq!(
+            decoded.preferred_skills,
+            [
+                "uso del transpallet",
+                "patentino carrellista",
+                "uso del muletto",
+                "picking e packing",
+                "carico e scarico merci",
+                "Excel"
+            ]
+        );
+    }
+
+    #[test]
+    fn skills_in_a_summary_become_declared_unless_already_held() {
+        let f = fixture();
+        let (e, mut profile) = registration(&f);
+        profile.skills = vec!["Lavoro di squadra".into(), "lavoro in team".into()];
+        profile.certified_skills = vec!["attestato HACCP".into()];
+        profile.summary = "Candidato con esperienza in saldature TIG e igiene alimentare \
+                           HACCP; usa il foglio di calcolo. Lavora bene in gruppo."
+            .into();
+        let decoded = decoded_profile(&f, &with_profile(e, profile));
+        assert_eq!(decoded.certified_skills, ["HACCP"]);
+        assert_eq!(decoded.skills, ["lavoro in team", "saldatura TIG", "Excel"]);
+    }
+
+    #[test]
+    fn generated_skills_keep_their_labels() {
+        let f = fixture();
+        let decoder = Decoder::new(&f.reference, &f.pseudonymiser);
+        let mut checked = 0;
+        for e in &f.events {
+            let event = decoder.decode(e).unwrap();
+            let (wire, decoded): (Vec<&String>, Vec<String>) = match (&e.payload, event.payload) {
+                (
+                    Some(pb::envelope::Payload::Vacancy(pb::VacancyEvent {
+                        kind: Some(pb::vacancy_event::Kind::Published(spec)),
+                    })),
+                    EventPayload::Vacancy(VacancyEvent::Published(d)),
+                ) => (spec.required_skills.iter().collect(), d.required_skills),
+                (
+                    Some(pb::envelope::Payload::Candidacy(pb::CandidacyEvent {
+                        kind: Some(pb::candidacy_event::Kind::Registered(r)),
+                    })),
+                    EventPayload::Candidacy(CandidacyEvent::Registered { profile, .. }),
+                ) => (
+                    r.profile
+                        .as_ref()
+                        .unwrap()
+                        .certified_skills
+                        .iter()
+                        .collect(),
+                    profile.certified_skills,
+                ),
+                _ => continue,
+            };
+            assert_eq!(wire, decoded.iter().collect::<Vec<_>>());
+            checked += 1;
+        }
+        assert!(checked > 100, "{checked} events checked");
     }
 }
