@@ -142,12 +142,6 @@ impl DeadLetterProducer {
                     Err((error, _)) => return Err(error.into()),
                 }
             }
-            metrics::counter!(
-                "incontra_kafka_dead_letters_total",
-                "topic" => letter.topic.to_owned(),
-                "reason" => letter.reason.kind
-            )
-            .increment(1);
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         self.producer.flush(remaining).map_err(|e| match e {
@@ -165,6 +159,16 @@ impl DeadLetterProducer {
                 .and_then(|l| l.clone())
                 .unwrap_or_default();
             return Err(DeadLetterError::Delivery(last));
+        }
+        // Counted once the broker has them: a retried batch is not counted
+        // twice for letters it failed to deliver.
+        for letter in letters {
+            metrics::counter!(
+                "incontra_kafka_dead_letters_total",
+                "topic" => letter.topic.to_owned(),
+                "reason" => letter.reason.kind
+            )
+            .increment(1);
         }
         Ok(())
     }
