@@ -62,6 +62,16 @@ impl GeneratorConfig {
             ..Self::demo()
         }
     }
+
+    /// The same world with `candidates` people and a tenth as many
+    /// vacancies (at least one), the demo's proportion.
+    pub fn with_candidates(self, candidates: u64) -> Self {
+        GeneratorConfig {
+            candidates,
+            vacancies: (candidates / 10).max(1),
+            ..self
+        }
+    }
 }
 
 /// A comune as the generator needs it.

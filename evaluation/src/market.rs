@@ -29,6 +29,7 @@ use incontra_engine::model::{
     Candidate, Day, EducationLevel, ProtectedCategory, ReservedQuota, Vacancy,
 };
 use incontra_engine::reference::{haversine_km, ReferenceData};
+use incontra_engine::scoring::shared_depth;
 use incontra_engine::state::State;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -227,17 +228,6 @@ impl Market {
     }
 }
 
-/// Levels two CP2011 codes share from the top.
-fn common_levels(a: &str, b: &str) -> usize {
-    if a.is_empty() || b.is_empty() {
-        return 0;
-    }
-    a.split('.')
-        .zip(b.split('.'))
-        .take_while(|(x, y)| x == y)
-        .count()
-}
-
 /// CP2011 levels of the categoria and of the classe.
 const CATEGORIA: usize = 4;
 const CLASSE: usize = 3;
@@ -268,13 +258,13 @@ impl ProfessionFit {
         let practised = p
             .experience
             .iter()
-            .map(|e| common_levels(wanted, &e.profession_code))
+            .map(|e| shared_depth(wanted, &e.profession_code))
             .max()
             .unwrap_or(0);
         let desired = p
             .desired_professions
             .iter()
-            .map(|d| common_levels(wanted, d))
+            .map(|d| shared_depth(wanted, d))
             .max()
             .unwrap_or(0);
         if practised >= CATEGORIA {
@@ -367,7 +357,7 @@ impl MarketConfig {
         let months: u32 = p
             .experience
             .iter()
-            .filter(|e| common_levels(&v.profession_code, &e.profession_code) >= CATEGORIA)
+            .filter(|e| shared_depth(&v.profession_code, &e.profession_code) >= CATEGORIA)
             .map(|e| e.months)
             .sum();
         let months = f64::from(months);

@@ -393,14 +393,31 @@ impl Worker {
         // moment queries can see the event (the state is updated by now;
         // text relevance follows at the next index commit, within a second).
         let now_ms = chrono::Utc::now().timestamp_millis();
+        // Metric handles are looked up once per topic in the batch, not once
+        // per message: labels allocate, and a batch holds thousands.
+        let mut per_topic: Vec<(&str, u64, metrics::Histogram)> = Vec::new();
         for message in batch {
-            metrics::counter!("incontra_kafka_messages_consumed_total", "topic" => message.topic().to_owned())
-                .increment(1);
+            let topic = message.topic();
+            let i = match per_topic.iter().position(|(t, _, _)| *t == topic) {
+                Some(i) => i,
+                None => {
+                    let ages = metrics::histogram!(
+                        "incontra_kafka_produce_to_visible_seconds",
+                        "topic" => topic.to_owned()
+                    );
+                    per_topic.push((topic, 0, ages));
+                    per_topic.len() - 1
+                }
+            };
+            let (_, consumed, ages) = &mut per_topic[i];
+            *consumed += 1;
             if let Some(created) = message.timestamp().to_millis() {
-                let age = (now_ms - created).max(0) as f64 / 1_000.0;
-                metrics::histogram!("incontra_kafka_produce_to_visible_seconds", "topic" => message.topic().to_owned())
-                    .record(age);
+                ages.record((now_ms - created).max(0) as f64 / 1_000.0);
             }
+        }
+        for (topic, consumed, _) in &per_topic {
+            metrics::counter!("incontra_kafka_messages_consumed_total", "topic" => (*topic).to_owned())
+                .increment(*consumed);
         }
         metrics::counter!("incontra_kafka_events_duplicate_total").increment(duplicates);
         metrics::counter!("incontra_kafka_messages_redelivered_total").increment(redelivered);

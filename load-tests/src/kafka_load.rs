@@ -57,9 +57,7 @@ fn consumed(status: &incontra_proto::matching::v1::GetStatusResponse) -> u64 {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let reference = ReferenceData::embedded()?;
-    let mut config = GeneratorConfig::demo();
-    config.candidates = cli.candidates;
-    config.vacancies = (cli.candidates / 10).max(1);
+    let config = GeneratorConfig::demo().with_candidates(cli.candidates);
     let generator = Generator::new(&reference, config);
     let mut events: Vec<Envelope> = generator.events().collect();
     if cli.co_burst > 0 {

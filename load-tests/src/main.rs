@@ -42,9 +42,7 @@ enum Kind {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let reference = ReferenceData::embedded()?;
-    let mut config = GeneratorConfig::demo();
-    config.candidates = cli.candidates;
-    config.vacancies = (cli.candidates / 10).max(1);
+    let config = GeneratorConfig::demo().with_candidates(cli.candidates);
     let generator = Generator::new(&reference, config.clone());
     let vacancy_ids: Vec<String> = (0..config.vacancies)
         .map(|i| generator.vacancy_id(i))

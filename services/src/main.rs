@@ -196,9 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             candidates,
             no_serve,
         } => {
-            let mut config = GeneratorConfig::demo();
-            config.candidates = candidates;
-            config.vacancies = (candidates / 10).max(1);
+            let config = GeneratorConfig::demo().with_candidates(candidates);
             // The demo world has a fixed date; pin the node to it unless told.
             let as_of = common.as_of.or(Some(config.today));
             let node = open(&common, as_of).await?;

@@ -155,13 +155,7 @@ async fn produced_events_become_visible_exactly_once() {
     // Half before the replica starts, half while it runs.
     let producer = broker.producer();
     broker.produce(&producer, &messages(first)).await;
-    let (server, mut client) = Server::start_with(
-        &data_dir(dir.path(), "replica"),
-        data.today,
-        &dir.path().join("replica.log"),
-        &kafka_args(&broker, &[]),
-    )
-    .await;
+    let (server, mut client) = start_replica(dir.path(), &broker, &[]).await;
     wait_consumed(&mut client, first.len() as u64).await;
     broker.produce(&producer, &messages(second)).await;
     let s = wait_consumed(&mut client, data.events.len() as u64).await;
@@ -256,6 +250,18 @@ async fn kill_9_during_consumption_loses_nothing_and_applies_nothing_twice() {
     let (_clean_server, mut clean) = clean_replay(dir.path(), &data.events).await;
     let c = common::status(&mut clean).await;
     assert_same_state(&s, &c);
+}
+
+/// Starts `incontra serve --kafka` on `<root>/replica` (log in
+/// `<root>/replica.log`) and waits until it is caught up and SERVING.
+async fn start_replica(root: &Path, broker: &Broker, extra: &[&str]) -> (Server, Client) {
+    Server::start_with(
+        &data_dir(root, "replica"),
+        common::small_dataset().today,
+        &root.join("replica.log"),
+        &kafka_args(broker, extra),
+    )
+    .await
 }
 
 /// Starts a replica without waiting for it to catch up (it is killed while
@@ -411,13 +417,8 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_keeps_flo
     broker.produce(&producer, &messages(good)).await;
 
     let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let (_server, mut client) = Server::start_with(
-        &data_dir(dir.path(), "replica"),
-        data.today,
-        &dir.path().join("replica.log"),
-        &kafka_args(&broker, &["--metrics-listen", &metrics_addr]),
-    )
-    .await;
+    let (_server, mut client) =
+        start_replica(dir.path(), &broker, &["--metrics-listen", &metrics_addr]).await;
     let s = wait_consumed(&mut client, (poison.len() + good.len()) as u64).await;
     assert_eq!(
         s.source.as_ref().expect("source").dead_lettered,
@@ -500,15 +501,8 @@ fn co_burst(count: usize) -> Vec<Envelope> {
 async fn a_burst_of_100k_co_is_absorbed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = broker_with_topics(dir.path()).await;
-    let data = common::small_dataset();
     let burst = co_burst(100_000);
-    let (server, mut client) = Server::start_with(
-        &data_dir(dir.path(), "replica"),
-        data.today,
-        &dir.path().join("replica.log"),
-        &kafka_args(&broker, &[]),
-    )
-    .await;
+    let (server, mut client) = start_replica(dir.path(), &broker, &[]).await;
     let before = common::status(&mut client).await;
     let started = Instant::now();
     broker.produce(&broker.producer(), &messages(&burst)).await;
@@ -553,14 +547,8 @@ async fn a_third_party_python_producer_is_understood() {
     let dir = tempfile::tempdir().expect("tempdir");
     let broker = broker_with_topics(dir.path()).await;
     let today = common::small_dataset().today;
-    let (_server, _client) = Server::start_with(
-        &data_dir(dir.path(), "replica"),
-        today,
-        &dir.path().join("replica.log"),
-        &kafka_args(&broker, &[]),
-    )
-    .await;
-    let addr = _server.addr.to_string();
+    let (server, _client) = start_replica(dir.path(), &broker, &[]).await;
+    let addr = server.addr.to_string();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = root.join("scripts/kafka_interop.py");
     let mut child = tokio::process::Command::new(test_python())

@@ -53,8 +53,7 @@ fn main() -> anyhow::Result<()> {
         if n == 0 {
             bail!("--candidates must be at least 1");
         }
-        world.candidates = n;
-        world.vacancies = (n / 10).max(1);
+        world = world.with_candidates(n);
     }
     if let Some(v) = args.vacancies {
         world.vacancies = v;
