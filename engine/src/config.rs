@@ -1,6 +1,7 @@
 //! Scoring configuration: criterion weights and the tuning constants of each
 //! criterion, read from a TOML file so ranking policy changes need no build.
 
+use crate::availability::AvailabilityPolicy;
 use serde::{Deserialize, Serialize};
 
 /// The default configuration shipped with the code (`config/scoring.toml`).
@@ -89,6 +90,10 @@ pub struct ScoringConfig {
     /// Absent = no boosts.
     #[serde(default)]
     pub boosts: BoostConfig,
+    /// When employment takes a worker out of lists; absent = the default
+    /// policy.
+    #[serde(default)]
+    pub availability: AvailabilityPolicy,
 }
 
 impl ScoringConfig {
@@ -150,6 +155,11 @@ impl ScoringConfig {
             if !(0.0..=0.2).contains(&x) {
                 return Err(ConfigError::Invalid(format!("{name} must be in [0, 0.2]")));
             }
+        }
+        if !(1..=100).contains(&self.availability.unavailable_from_hours_percent) {
+            return Err(ConfigError::Invalid(
+                "availability.unavailable_from_hours_percent must be 1..=100".into(),
+            ));
         }
         if !(1..=5).contains(&self.experience.relevant_depth) {
             return Err(ConfigError::Invalid(

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{CoAction, CoQuadro, ComunicazioneObbligatoria};
-use crate::model::{ContractType, Day};
+use crate::model::{format_day, ContractType, Day};
 
 /// One employment relationship as the notices describe it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,11 +40,24 @@ impl Contract {
                 .as_ref()
                 .is_none_or(|(ceased, _)| *ceased >= day)
     }
+
+    /// Over by `day`: past its end date or its cessazione. A contract that
+    /// has not started yet is not over.
+    pub fn over_by(&self, day: Day) -> bool {
+        self.end_day.is_some_and(|end| end < day)
+            || self
+                .ceased
+                .as_ref()
+                .is_some_and(|(ceased, _)| *ceased < day)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EmploymentRecord {
     notices: Vec<ComunicazioneObbligatoria>,
+    /// Codes of applied rettifiche, each with the code of the notice it
+    /// replaced: a later correction may name either.
+    aliases: Vec<(String, String)>,
     contracts: Vec<Contract>,
 }
 
@@ -67,59 +80,91 @@ impl EmploymentRecord {
         self.active_on(day).map(|c| c.hours_percent).sum()
     }
 
-    /// Records a notice and re-derives the contracts. Returns false when a
-    /// correction names a notice this worker never had; the caller counts it.
-    pub fn record(&mut self, notice: ComunicazioneObbligatoria) -> bool {
-        let known = |code: &str, notices: &[ComunicazioneObbligatoria]| {
-            notices.iter().position(|n| n.code == code)
-        };
-        match notice.action {
-            CoAction::Original => {
-                if known(&notice.code, &self.notices).is_some() {
-                    return false;
-                }
-                self.notices.push(notice);
-            }
-            CoAction::Rettifica => match known(&notice.previous_code, &self.notices) {
-                Some(i) => {
-                    let mut replaced = notice;
-                    // The correction takes the place, and the code, of the
-                    // original, so later corrections can refer to either.
-                    replaced.code = std::mem::take(&mut self.notices[i].code);
-                    replaced.action = CoAction::Original;
-                    replaced.previous_code.clear();
-                    self.notices[i] = replaced;
-                }
-                None => return false,
-            },
-            CoAction::Annullamento => match known(&notice.previous_code, &self.notices) {
-                Some(i) => {
-                    self.notices.remove(i);
-                }
-                None => return false,
-            },
+    fn position_of(&self, code: &str) -> Option<usize> {
+        let code = self
+            .aliases
+            .iter()
+            .find(|(alias, _)| alias == code)
+            .map_or(code, |(_, original)| original.as_str());
+        self.notices.iter().position(|n| n.code == code)
+    }
+
+    /// Records a notice and re-derives the contracts, or refuses it with the
+    /// reason and changes nothing: a code seen before, a correction of a
+    /// notice this worker never had, or a notice that contradicts the
+    /// contracts (a proroga that does not extend, a cessazione before the
+    /// hire, an event for a relationship that does not exist).
+    pub fn record(&mut self, notice: ComunicazioneObbligatoria) -> Result<(), String> {
+        // Codici comunicazione are unique nationally: one seen before, even
+        // on a notice since annulled, is a resend.
+        let used = self.position_of(&notice.code).is_some()
+            || self
+                .aliases
+                .iter()
+                .any(|(alias, original)| *alias == notice.code || *original == notice.code);
+        if used {
+            return Err("codice comunicazione già ricevuto".into());
         }
-        self.contracts = derive_contracts(&self.notices);
-        true
+        let mut notices = self.notices.clone();
+        let mut alias = None;
+        match notice.action {
+            CoAction::Original => notices.push(notice),
+            CoAction::Rettifica => {
+                let i = self.position_of(&notice.previous_code).ok_or_else(|| {
+                    format!(
+                        "rettifica di una comunicazione sconosciuta ({})",
+                        notice.previous_code
+                    )
+                })?;
+                let mut replaced = notice;
+                // The correction takes the place, and the code, of the
+                // original, so the contracts read as if it had been right
+                // from the start, however late the correction came.
+                alias = Some((replaced.code.clone(), notices[i].code.clone()));
+                replaced.code = notices[i].code.clone();
+                replaced.action = CoAction::Original;
+                replaced.previous_code.clear();
+                notices[i] = replaced;
+            }
+            CoAction::Annullamento => {
+                let i = self.position_of(&notice.previous_code).ok_or_else(|| {
+                    format!(
+                        "annullamento di una comunicazione sconosciuta ({})",
+                        notice.previous_code
+                    )
+                })?;
+                alias = Some((notice.code.clone(), notices[i].code.clone()));
+                notices.remove(i);
+            }
+        }
+        let contracts = derive_contracts(&notices)?;
+        self.notices = notices;
+        self.contracts = contracts;
+        self.aliases.extend(alias);
+        Ok(())
     }
 }
 
-/// Replays notices into contracts. A proroga, trasformazione or cessazione
-/// applies to the latest contract with the same employer, since the form
-/// identifies the relationship by employer and worker.
-fn derive_contracts(notices: &[ComunicazioneObbligatoria]) -> Vec<Contract> {
+/// Replays notices into contracts, refusing a sequence that contradicts
+/// itself. A proroga, trasformazione or cessazione applies to the latest
+/// contract with the same employer, since the form identifies the
+/// relationship by employer and worker.
+fn derive_contracts(notices: &[ComunicazioneObbligatoria]) -> Result<Vec<Contract>, String> {
     let mut contracts: Vec<Contract> = Vec::new();
     for n in notices {
-        fn latest_with_employer<'c>(
+        let employer = n.datore.fiscal_code.as_str();
+        fn relationship<'c>(
             contracts: &'c mut [Contract],
             employer: &str,
-        ) -> Option<&'c mut Contract> {
+            what: &str,
+            code: &str,
+        ) -> Result<&'c mut Contract, String> {
             contracts
                 .iter_mut()
                 .rev()
                 .find(|c| c.employer_fiscal_code == employer)
+                .ok_or_else(|| format!("{what} {code} senza un'assunzione presso lo stesso datore"))
         }
-        let employer = n.datore.fiscal_code.as_str();
         match &n.quadro {
             CoQuadro::Assunzione {
                 start_day,
@@ -141,34 +186,67 @@ fn derive_contracts(notices: &[ComunicazioneObbligatoria]) -> Vec<Contract> {
                 ceased: None,
             }),
             CoQuadro::Proroga { new_end_day } => {
-                if let Some(c) = latest_with_employer(&mut contracts, employer) {
-                    c.end_day = Some(*new_end_day);
+                let c = relationship(&mut contracts, employer, "proroga", &n.code)?;
+                match c.end_day {
+                    None => {
+                        return Err(format!(
+                            "proroga {} di un rapporto a tempo indeterminato",
+                            n.code
+                        ))
+                    }
+                    Some(end) if *new_end_day <= end => {
+                        return Err(format!(
+                            "proroga {} al {}: non oltre la scadenza del {}",
+                            n.code,
+                            format_day(*new_end_day),
+                            format_day(end)
+                        ))
+                    }
+                    Some(_) => c.end_day = Some(*new_end_day),
                 }
             }
             CoQuadro::Trasformazione {
+                day,
                 contract_type,
                 hours_percent,
                 ..
             } => {
-                if let Some(c) = latest_with_employer(&mut contracts, employer) {
-                    c.contract_type = *contract_type;
-                    if *contract_type == ContractType::Indeterminato {
-                        c.end_day = None;
-                    }
-                    if *hours_percent > 0 {
-                        c.hours_percent = *hours_percent;
-                    }
+                let c = relationship(&mut contracts, employer, "trasformazione", &n.code)?;
+                if *day < c.start_day {
+                    return Err(format!(
+                        "trasformazione {} del {} anteriore all'assunzione del {}",
+                        n.code,
+                        format_day(*day),
+                        format_day(c.start_day)
+                    ));
+                }
+                c.contract_type = *contract_type;
+                if *contract_type == ContractType::Indeterminato {
+                    c.end_day = None;
+                }
+                if *hours_percent > 0 {
+                    c.hours_percent = *hours_percent;
                 }
             }
             CoQuadro::Cessazione { day, cause } => {
-                if let Some(c) = latest_with_employer(&mut contracts, employer) {
-                    c.ceased = Some((*day, cause.clone()));
+                let c = relationship(&mut contracts, employer, "cessazione", &n.code)?;
+                if *day < c.start_day {
+                    return Err(format!(
+                        "cessazione {} del {} anteriore all'assunzione del {}",
+                        n.code,
+                        format_day(*day),
+                        format_day(c.start_day)
+                    ));
                 }
+                if c.ceased.is_some() {
+                    return Err(format!("cessazione {} di un rapporto già cessato", n.code));
+                }
+                c.ceased = Some((*day, cause.clone()));
             }
             CoQuadro::None => {}
         }
     }
-    contracts
+    Ok(contracts)
 }
 
 #[cfg(test)]
@@ -216,17 +294,18 @@ mod tests {
     #[test]
     fn hire_then_cessation_frees_the_worker() {
         let mut r = EmploymentRecord::default();
-        assert!(r.record(hire("C1", 100, None)));
+        r.record(hire("C1", 100, None)).unwrap();
         assert_eq!(r.busy_hours_percent(150), 100);
-        assert!(r.record(notice(
+        r.record(notice(
             "C2",
             CoAction::Original,
             "",
             CoQuadro::Cessazione {
                 day: 200,
-                cause: "dimissioni".into()
-            }
-        )));
+                cause: "dimissioni".into(),
+            },
+        ))
+        .unwrap();
         assert_eq!(r.busy_hours_percent(150), 100);
         assert_eq!(
             r.busy_hours_percent(200),
@@ -239,27 +318,29 @@ mod tests {
     #[test]
     fn proroga_extends_and_annullamento_undoes_it() {
         let mut r = EmploymentRecord::default();
-        r.record(hire("C1", 100, Some(130)));
+        r.record(hire("C1", 100, Some(130))).unwrap();
         assert_eq!(r.busy_hours_percent(140), 0);
         r.record(notice(
             "C2",
             CoAction::Original,
             "",
             CoQuadro::Proroga { new_end_day: 160 },
-        ));
+        ))
+        .unwrap();
         assert_eq!(r.busy_hours_percent(140), 100);
-        assert!(r.record(notice("C3", CoAction::Annullamento, "C2", CoQuadro::None)));
+        r.record(notice("C3", CoAction::Annullamento, "C2", CoQuadro::None))
+            .unwrap();
         assert_eq!(r.busy_hours_percent(140), 0);
     }
 
     #[test]
     fn rettifica_replaces_the_original_content() {
         let mut r = EmploymentRecord::default();
-        r.record(hire("C1", 100, Some(130)));
+        r.record(hire("C1", 100, Some(130))).unwrap();
         let mut corrected = hire("C9", 100, Some(300));
         corrected.action = CoAction::Rettifica;
         corrected.previous_code = "C1".into();
-        assert!(r.record(corrected));
+        r.record(corrected).unwrap();
         assert_eq!(r.contracts().len(), 1);
         assert_eq!(r.contracts()[0].end_day, Some(300));
         assert_eq!(r.contracts()[0].hire_code, "C1");
@@ -268,8 +349,91 @@ mod tests {
     #[test]
     fn correction_of_unknown_notice_is_refused() {
         let mut r = EmploymentRecord::default();
-        assert!(!r.record(notice("C3", CoAction::Annullamento, "NOPE", CoQuadro::None)));
-        assert!(r.record(hire("C1", 1, None)));
-        assert!(!r.record(hire("C1", 1, None)), "the same code twice");
+        assert!(r
+            .record(notice("C3", CoAction::Annullamento, "NOPE", CoQuadro::None))
+            .is_err());
+        assert!(r.record(hire("C1", 1, None)).is_ok());
+        assert!(
+            r.record(hire("C1", 1, None)).is_err(),
+            "the same code twice"
+        );
+    }
+
+    #[test]
+    fn a_later_correction_may_name_the_rettifica() {
+        let mut r = EmploymentRecord::default();
+        r.record(hire("C1", 100, Some(130))).unwrap();
+        let mut corrected = hire("C9", 100, Some(300));
+        corrected.action = CoAction::Rettifica;
+        corrected.previous_code = "C1".into();
+        r.record(corrected).unwrap();
+        r.record(notice("C10", CoAction::Annullamento, "C9", CoQuadro::None))
+            .unwrap();
+        assert!(r.contracts().is_empty());
+        assert!(r.record(hire("C9", 1, None)).is_err(), "C9 was used");
+    }
+
+    #[test]
+    fn contradictory_notices_are_refused_and_change_nothing() {
+        let mut r = EmploymentRecord::default();
+        let orphan = notice(
+            "C0",
+            CoAction::Original,
+            "",
+            CoQuadro::Cessazione {
+                day: 50,
+                cause: "dimissioni".into(),
+            },
+        );
+        assert!(r.record(orphan).is_err(), "no hire with that employer");
+        r.record(hire("C1", 100, Some(130))).unwrap();
+        let before = r.clone();
+        let shortening = notice(
+            "C2",
+            CoAction::Original,
+            "",
+            CoQuadro::Proroga { new_end_day: 120 },
+        );
+        let early_end = notice(
+            "C3",
+            CoAction::Original,
+            "",
+            CoQuadro::Cessazione {
+                day: 99,
+                cause: "dimissioni".into(),
+            },
+        );
+        // A rettifica moving the hire after its own cessazione.
+        r.record(notice(
+            "C4",
+            CoAction::Original,
+            "",
+            CoQuadro::Cessazione {
+                day: 110,
+                cause: "dimissioni".into(),
+            },
+        ))
+        .unwrap();
+        let with_end = r.clone();
+        let mut late_start = hire("C5", 120, Some(130));
+        late_start.action = CoAction::Rettifica;
+        late_start.previous_code = "C1".into();
+        assert!(r.record(late_start).is_err());
+        assert_eq!(r, with_end);
+        let twice = notice(
+            "C6",
+            CoAction::Original,
+            "",
+            CoQuadro::Cessazione {
+                day: 111,
+                cause: "licenziamento".into(),
+            },
+        );
+        assert!(r.record(twice).is_err());
+        assert_eq!(r, with_end);
+        let mut fresh = before.clone();
+        assert!(fresh.record(shortening).is_err());
+        assert!(fresh.record(early_end).is_err());
+        assert_eq!(fresh, before);
     }
 }

@@ -10,6 +10,7 @@
 //! assert!(reference.comune("001272").is_some()); // Torino
 //! assert!(config.weights.profession > 0.0);
 //! ```
+pub mod availability;
 pub mod codice_fiscale;
 pub mod config;
 pub mod congruity;
@@ -21,3 +22,4 @@ pub mod reference;
 pub mod scoring;
 pub mod skills;
 pub mod state;
+pub mod unilav;

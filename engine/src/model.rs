@@ -227,14 +227,33 @@ pub struct Vacancy {
     pub id: String,
     pub spec: VacancySpec,
     pub status: VacancyStatus,
+    /// Positions the employer's vacancy system reported filled.
     pub positions_filled: u32,
     pub published_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Hires notified by comunicazione obbligatoria that took a position,
+    /// derived from the employment records (see `State`), never stored.
+    #[serde(skip, default)]
+    pub filled_by_hires: Vec<FillingHire>,
+}
+
+/// A CO hire that filled a position of a vacancy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FillingHire {
+    pub hire_code: String,
+    /// The worker's pseudonym.
+    pub person: String,
+    pub start_day: Day,
 }
 
 impl Vacancy {
+    /// Positions neither reported filled nor taken by a notified hire. The
+    /// two describe the same hires when both arrive, so the larger counts.
     pub fn open_positions(&self) -> u32 {
-        self.spec.positions.saturating_sub(self.positions_filled)
+        let by_hires = u32::try_from(self.filled_by_hires.len()).unwrap_or(u32::MAX);
+        self.spec
+            .positions
+            .saturating_sub(self.positions_filled.max(by_hires))
     }
 
     /// Open, with positions left and within its validity window on `today`.

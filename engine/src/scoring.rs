@@ -5,6 +5,7 @@
 //! Similarities are computed first, without text, so a ranked list builds
 //! sentences only for the candidates it returns.
 
+use crate::availability::{describe, WorkerAvailability};
 use crate::config::ScoringConfig;
 use crate::congruity::{Congruity, CongruityInput, CongruityRules};
 use crate::employment::EmploymentRecord;
@@ -511,9 +512,11 @@ impl Context<'_> {
     ) -> bool {
         !candidate.withdrawn
             && candidate.available
-            && employment.is_none_or(|r| {
-                r.busy_hours_percent(self.today) + vacancy.spec.hours_percent <= 100
-            })
+            && match self.config.availability.assess(employment, self.today) {
+                WorkerAvailability::Free => true,
+                WorkerAvailability::Unavailable { .. } => false,
+                flagged => flagged.busy_hours_percent() + vacancy.spec.hours_percent <= 100,
+            }
     }
 
     fn availability(
@@ -528,38 +531,44 @@ impl Context<'_> {
         if !candidate.available {
             return (false, "Dichiarato/a non disponibile".into());
         }
-        if let Some(record) = employment {
-            let busy = record.busy_hours_percent(self.today);
-            if busy + vacancy.spec.hours_percent > 100 {
-                let detail = record
-                    .active_on(self.today)
-                    .max_by_key(|c| c.start_day)
-                    .map(|c| {
+        match self.config.availability.assess(employment, self.today) {
+            WorkerAvailability::Free => (
+                true,
+                "Disponibile, senza rapporti di lavoro in corso".into(),
+            ),
+            WorkerAvailability::Unavailable { contract } => (
+                false,
+                format!(
+                    "Non disponibile: {} (comunicazione obbligatoria {})",
+                    describe(&contract, self.today),
+                    contract.hire_code
+                ),
+            ),
+            WorkerAvailability::Flagged {
+                contract,
+                busy_hours_percent: busy,
+            } => {
+                let what = describe(&contract, self.today);
+                if busy + vacancy.spec.hours_percent > 100 {
+                    (
+                        false,
+                        format!("Occupato/a al {busy}%: orario incompatibile ({what})"),
+                    )
+                } else if busy < 100 {
+                    (
+                        true,
                         format!(
-                            " (assunto/a il {} da {}, {} al {}%)",
-                            format_day(c.start_day),
-                            c.employer_name,
-                            c.contract_type.label(),
-                            c.hours_percent
-                        )
-                    })
-                    .unwrap_or_default();
-                return (
-                    false,
-                    format!("Occupato/a al {busy}%: orario incompatibile{detail}"),
-                );
-            }
-            if busy > 0 {
-                return (
-                    true,
-                    format!("Occupato/a part-time al {busy}%, compatibile con l'orario richiesto"),
-                );
+                            "Disponibile con segnalazione: occupato/a part-time al {busy}% ({what}), compatibile con l'orario richiesto"
+                        ),
+                    )
+                } else {
+                    (
+                        true,
+                        format!("Disponibile con segnalazione: contratto breve ({what})"),
+                    )
+                }
             }
         }
-        (
-            true,
-            "Disponibile, senza rapporti di lavoro in corso".into(),
-        )
     }
 
     /// Similarities of a pair that passed the hard filters.

@@ -4,7 +4,7 @@
 //! events it yields the same state, and a duplicate `event_id` or a
 //! non-increasing `entity_version` leaves the state untouched and is counted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 // SipHash was a tenth of a million-candidate restore; FxHash, tried next,
 // spreads ids with a long shared prefix ("SAP000…") so poorly over
@@ -16,7 +16,9 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::employment::EmploymentRecord;
 use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, VacancyEvent};
-use crate::model::{Candidate, PersonalData, ProtectedCategory, Vacancy, VacancyStatus};
+use crate::model::{
+    Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
+};
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,33 @@ pub struct State {
     mobility_by_comune: HashMap<String, u32>,
     #[serde(skip)]
     vacancies_by_comune: HashMap<String, BTreeSet<String>>,
+    /// Vacancy ids by (employer, CP2011 categoria): where a notified hire
+    /// can fill a position.
+    #[serde(skip)]
+    fill_vacancies: HashMap<FillKey, BTreeSet<String>>,
+    /// Notified hires by (employer, CP2011 categoria), in start order.
+    #[serde(skip)]
+    fill_hires: HashMap<FillKey, BTreeMap<HireKey, ()>>,
+}
+
+/// (Employer codice fiscale, CP2011 code cut to its 4th level, the
+/// categoria): a hire fills a vacancy of the same employer and categoria.
+type FillKey = (String, String);
+/// (Start day, codice comunicazione, worker pseudonym): the order in which
+/// hires take positions.
+type HireKey = (Day, String, String);
+
+/// Days after a vacancy's validity ends during which a hire still fills it:
+/// selection outlasts the advert.
+pub const FILL_GRACE_DAYS: Day = 60;
+
+fn fill_key(employer: &str, profession_code: &str) -> FillKey {
+    let categoria = profession_code
+        .split('.')
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(".");
+    (employer.to_owned(), categoria)
 }
 
 impl PartialEq for State {
@@ -121,6 +150,128 @@ impl State {
                 .or_default()
                 .insert(v.id.clone());
         }
+        self.fill_vacancies.clear();
+        self.fill_hires.clear();
+        let mut vacancy_keys: Vec<(FillKey, String)> = self
+            .vacancies
+            .values()
+            .map(|v| {
+                (
+                    fill_key(&v.spec.employer.fiscal_code, &v.spec.profession_code),
+                    v.id.clone(),
+                )
+            })
+            .collect();
+        vacancy_keys.sort();
+        for (key, id) in vacancy_keys {
+            self.fill_vacancies.entry(key).or_default().insert(id);
+        }
+        let hires: Vec<(FillKey, HireKey)> = self
+            .employment
+            .iter()
+            .flat_map(|(person, record)| hire_keys(person, record))
+            .collect();
+        for (key, hire) in hires {
+            self.fill_hires.entry(key).or_default().insert(hire, ());
+        }
+        let keys: Vec<FillKey> = self.fill_vacancies.keys().cloned().collect();
+        for key in keys {
+            self.refill(&key);
+        }
+    }
+
+    /// Re-derives which notified hires fill which vacancies of one employer
+    /// and categoria. A pure function of the current vacancies and hires,
+    /// so it is the same whatever order the streams arrived in (Kafka
+    /// replicas interleave the topics differently): hires in start order
+    /// take the earliest-published vacancy whose window they fall in and
+    /// which has a position left.
+    fn refill(&mut self, key: &FillKey) {
+        let Some(ids) = self.fill_vacancies.get(key) else {
+            return;
+        };
+        let mut order: Vec<(Day, String)> = ids
+            .iter()
+            .filter_map(|id| self.vacancies.get(id))
+            .map(|v| (v.spec.valid_from_day, v.id.clone()))
+            .collect();
+        order.sort();
+        let mut slots: Vec<(String, Day, Day, usize, Vec<FillingHire>)> = order
+            .into_iter()
+            .filter_map(|(_, id)| {
+                let v = self.vacancies.get(&id)?;
+                let until = if v.spec.valid_until_day == 0 {
+                    Day::MAX
+                } else {
+                    v.spec.valid_until_day.saturating_add(FILL_GRACE_DAYS)
+                };
+                let capacity = if v.status == VacancyStatus::Withdrawn {
+                    0
+                } else {
+                    v.spec.positions as usize
+                };
+                Some((id, v.spec.valid_from_day, until, capacity, Vec::new()))
+            })
+            .collect();
+        if let (Some(first), Some(hires)) =
+            (slots.iter().map(|s| s.1).min(), self.fill_hires.get(key))
+        {
+            let mut left: usize = slots.iter().map(|s| s.3).sum();
+            // Hires before every vacancy opened cannot fill one; the scan
+            // stops once every position is taken, so a burst of thousands
+            // of hires by one employer costs the positions, not the burst.
+            for (start, code, person) in hires
+                .range((first, String::new(), String::new())..)
+                .map(|(k, _)| k)
+            {
+                if left == 0 {
+                    break;
+                }
+                if let Some(slot) = slots
+                    .iter_mut()
+                    .find(|s| s.1 <= *start && *start <= s.2 && s.4.len() < s.3)
+                {
+                    slot.4.push(FillingHire {
+                        hire_code: code.clone(),
+                        person: person.clone(),
+                        start_day: *start,
+                    });
+                    left -= 1;
+                }
+            }
+        }
+        for (id, _, _, _, filled) in slots {
+            if let Some(v) = self.vacancies.get_mut(&id) {
+                v.filled_by_hires = filled;
+            }
+        }
+    }
+
+    fn unindex_hires(&mut self, person: &str) -> Vec<FillKey> {
+        let Some(record) = self.employment.get(person) else {
+            return Vec::new();
+        };
+        let keys = hire_keys(person, record);
+        for (key, hire) in &keys {
+            if let Some(hires) = self.fill_hires.get_mut(key) {
+                hires.remove(hire);
+            }
+        }
+        keys.into_iter().map(|(k, _)| k).collect()
+    }
+
+    fn index_hires(&mut self, person: &str) -> Vec<FillKey> {
+        let Some(record) = self.employment.get(person) else {
+            return Vec::new();
+        };
+        let keys = hire_keys(person, record);
+        for (key, hire) in &keys {
+            self.fill_hires
+                .entry(key.clone())
+                .or_default()
+                .insert(hire.clone(), ());
+        }
+        keys.into_iter().map(|(k, _)| k).collect()
     }
 
     pub fn counters(&self) -> &Counters {
@@ -230,18 +381,24 @@ impl State {
             EventPayload::Vacancy(v) => self.apply_vacancy(event, v),
             EventPayload::Candidacy(c) => self.apply_candidacy(event, c),
             EventPayload::Employment(co) => {
-                let record = self
-                    .employment
-                    .entry(event.meta.entity_id.clone())
-                    .or_default();
-                if record.record(co.clone()) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "comunicazione {} non applicabile: codice già presente o correzione di un codice sconosciuto ({})",
-                        co.code, co.previous_code
-                    ))
+                let person = &event.meta.entity_id;
+                let before = self.unindex_hires(person);
+                let mut record = self.employment.remove(person).unwrap_or_default();
+                let result = record.record(co.clone());
+                // A refused first notice must not leave an empty record
+                // behind: an invalid CO changes nothing.
+                if !record.notices().is_empty() || result.is_ok() {
+                    self.employment.insert(person.clone(), record);
                 }
+                let after = self.index_hires(person);
+                let mut keys: Vec<FillKey> = before.into_iter().chain(after).collect();
+                keys.sort();
+                keys.dedup();
+                for key in &keys {
+                    self.refill(key);
+                }
+                result
+                    .map_err(|reason| format!("comunicazione {} non applicata: {reason}", co.code))
             }
         };
         // Seen either way, so a replay or a redelivery is ignored the same way.
@@ -277,15 +434,33 @@ impl State {
                         positions_filled: 0,
                         published_at_ms: at,
                         updated_at_ms: at,
+                        filled_by_hires: Vec::new(),
                     },
                 );
+                let key = fill_key(&spec.employer.fiscal_code, &spec.profession_code);
+                self.fill_vacancies
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(id.clone());
+                self.refill(&key);
             }
             VacancyEvent::Updated(spec) => {
                 let old_comune = self.vacancy_mut(id)?.spec.workplace_comune.clone();
                 self.index_vacancy(id, &spec.workplace_comune, Some(&old_comune));
                 let v = self.vacancy_mut(id)?;
+                let old_key = fill_key(&v.spec.employer.fiscal_code, &v.spec.profession_code);
                 v.spec = spec.clone();
                 v.updated_at_ms = at;
+                let new_key = fill_key(&spec.employer.fiscal_code, &spec.profession_code);
+                if let Some(ids) = self.fill_vacancies.get_mut(&old_key) {
+                    ids.remove(id);
+                }
+                self.fill_vacancies
+                    .entry(new_key.clone())
+                    .or_default()
+                    .insert(id.clone());
+                self.refill(&old_key);
+                self.refill(&new_key);
             }
             VacancyEvent::PositionsFilled { count } => {
                 let v = self.vacancy_mut(id)?;
@@ -304,6 +479,9 @@ impl State {
                 let v = self.vacancy_mut(id)?;
                 v.status = VacancyStatus::Withdrawn;
                 v.updated_at_ms = at;
+                // Its positions go back to the employer's other vacancies.
+                let key = fill_key(&v.spec.employer.fiscal_code, &v.spec.profession_code);
+                self.refill(&key);
             }
         }
         Ok(())
@@ -427,4 +605,18 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// Every hire in a worker's record, keyed for filling.
+fn hire_keys(person: &str, record: &EmploymentRecord) -> Vec<(FillKey, HireKey)> {
+    record
+        .contracts()
+        .iter()
+        .map(|c| {
+            (
+                fill_key(&c.employer_fiscal_code, &c.profession_code),
+                (c.start_day, c.hire_code.clone(), person.to_owned()),
+            )
+        })
+        .collect()
 }

@@ -632,17 +632,22 @@ fn full_time_hire_in_force_makes_the_candidate_unavailable() {
     assert_contains(
         &reason,
         &[
-            "Occupato/a al 100%",
-            "incompatibile",
-            &format_day(start),
+            "Non disponibile",
+            &format!("assunto/a il {}", format_day(start)),
             "Ristoro Srl",
             "tempo indeterminato",
+            "CO0000000000001",
         ],
     );
 
-    // A hire starting after today is not yet in force.
+    // A hire is notified before it starts; from the notice on the person is
+    // taken, so they are not proposed the afternoon after being hired.
     let w = pair(|w| w.hire("C1", "CO0000000000001", today() + 1, 100));
-    passes(&w);
+    let reason = fails_only(&w, HardFilter::Availability);
+    assert_contains(
+        &reason,
+        &[&format!("assunto/a dal {}", format_day(today() + 1))],
+    );
     // Nor does a hire starting today leave the candidate free.
     let w = pair(|w| w.hire("C1", "CO0000000000001", today(), 100));
     fails_only(&w, HardFilter::Availability);

@@ -703,6 +703,7 @@ mod tests {
             },
             status: VacancyStatus::Open,
             positions_filled: 0,
+            filled_by_hires: Vec::new(),
             published_at_ms: 0,
             updated_at_ms: 0,
         }

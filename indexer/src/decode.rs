@@ -25,6 +25,7 @@ use incontra_engine::model::{
 };
 use incontra_engine::reference::ReferenceData;
 use incontra_engine::skills::SkillVocabulary;
+use incontra_engine::unilav::CodeTables;
 use incontra_proto::events::v1 as pb;
 use prost::Message;
 
@@ -387,6 +388,7 @@ impl<'r> Decoder<'r> {
             ));
         }
         use pb::comunicazione_obbligatoria::Quadro;
+        let tables = CodeTables::embedded().map_err(|e| invalid("co", e.to_string()))?;
         let quadro = match &co.quadro {
             None if action == CoAction::Annullamento => CoQuadro::None,
             None => return Err(invalid("co.quadro", "missing")),
@@ -395,8 +397,33 @@ impl<'r> Decoder<'r> {
                 if !(1..=100).contains(&a.hours_percent) {
                     return Err(invalid("co.assunzione.hours_percent", "must be 1..=100"));
                 }
-                if a.end_day != 0 && a.end_day < a.start_day {
-                    return Err(invalid("co.assunzione.end_day", "before start_day"));
+                co_day("co.assunzione.start_day", a.start_day)?;
+                if a.end_day != 0 {
+                    co_day("co.assunzione.end_day", a.end_day)?;
+                    if a.end_day < a.start_day {
+                        return Err(invalid("co.assunzione.end_day", "before start_day"));
+                    }
+                }
+                let contract_type = contract(a.contract_type());
+                if contract_type == ContractType::Unspecified {
+                    return Err(invalid("co.assunzione.contract_type", "missing"));
+                }
+                tables
+                    .check_tipologia(a.contract_code.trim(), contract_type)
+                    .map_err(|e| invalid("co.assunzione.contract_code", e.to_string()))?;
+                if a.end_day == 0
+                    && !matches!(
+                        contract_type,
+                        ContractType::Indeterminato
+                            | ContractType::Apprendistato
+                            | ContractType::Intermittente
+                            | ContractType::Somministrazione
+                    )
+                {
+                    return Err(invalid(
+                        "co.assunzione.end_day",
+                        format!("required for a {} contract", contract_type.label()),
+                    ));
                 }
                 CoQuadro::Assunzione {
                     start_day: a.start_day,
@@ -408,12 +435,21 @@ impl<'r> Decoder<'r> {
                     hours_percent: a.hours_percent,
                 }
             }
-            Some(Quadro::Proroga(p)) => CoQuadro::Proroga {
-                new_end_day: p.new_end_day,
-            },
+            Some(Quadro::Proroga(p)) => {
+                co_day("co.proroga.new_end_day", p.new_end_day)?;
+                CoQuadro::Proroga {
+                    new_end_day: p.new_end_day,
+                }
+            }
             Some(Quadro::Trasformazione(t)) => {
                 if t.hours_percent > 100 {
                     return Err(invalid("co.trasformazione.hours_percent", "must be <= 100"));
+                }
+                co_day("co.trasformazione.day", t.day)?;
+                if !t.contract_code.trim().is_empty() {
+                    tables
+                        .check_tipologia(t.contract_code.trim(), contract(t.contract_type()))
+                        .map_err(|e| invalid("co.trasformazione.contract_code", e.to_string()))?;
                 }
                 CoQuadro::Trasformazione {
                     day: t.day,
@@ -422,10 +458,15 @@ impl<'r> Decoder<'r> {
                     hours_percent: t.hours_percent,
                 }
             }
-            Some(Quadro::Cessazione(c)) => CoQuadro::Cessazione {
-                day: c.day,
-                cause: c.cause.clone(),
-            },
+            Some(Quadro::Cessazione(c)) => {
+                co_day("co.cessazione.day", c.day)?;
+                CoQuadro::Cessazione {
+                    day: c.day,
+                    cause: tables
+                        .check_cause(&c.cause)
+                        .map_err(|e| invalid("co.cessazione.cause", e.to_string()))?,
+                }
+            }
         };
         let datore = co
             .datore
@@ -446,6 +487,19 @@ impl<'r> Decoder<'r> {
             workplace_comune: workplace,
             quadro,
         })
+    }
+}
+
+/// A CO date must be a real calendar day of working life: a fixed range,
+/// never "today", so a journaled event decodes the same on every replay.
+fn co_day(field: &str, day: i32) -> Result<(), DecodeError> {
+    // 1950-01-01 and 2100-12-31.
+    const FIRST: i32 = -7_305;
+    const LAST: i32 = 47_846;
+    if (FIRST..=LAST).contains(&day) {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("day {day} outside 1950-2100")))
     }
 }
 
