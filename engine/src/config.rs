@@ -83,6 +83,10 @@ impl Default for BoostConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoringConfig {
+    /// Names the weights in force; every issued list records it, so an
+    /// outcome can be traced to the weights that ranked it.
+    #[serde(default)]
+    pub version: String,
     pub weights: Weights,
     pub distance: DistanceConfig,
     pub skills: SkillsConfig,

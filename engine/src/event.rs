@@ -16,6 +16,8 @@ pub enum EntityKind {
     Vacancy,
     Candidacy,
     Employment,
+    /// An issued list (outcome tracking).
+    List,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +41,7 @@ impl Event {
             EventPayload::Vacancy(_) => EntityKind::Vacancy,
             EventPayload::Candidacy(_) => EntityKind::Candidacy,
             EventPayload::Employment(_) => EntityKind::Employment,
+            EventPayload::ListIssued(_) => EntityKind::List,
         }
     }
 }
@@ -50,6 +53,47 @@ pub enum EventPayload {
     /// A comunicazione obbligatoria about the worker named by `entity_id`
     /// (their pseudonym).
     Employment(ComunicazioneObbligatoria),
+    /// A ranked list the service issued, recorded so hires can be
+    /// attributed to it.
+    ListIssued(IssuedList),
+}
+
+/// A ranked list as issued: who asked, when, on which state, what it said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuedList {
+    pub direction: ListDirection,
+    /// The vacancy or candidate the list was asked for.
+    pub subject_id: String,
+    pub requester: Requester,
+    pub issued_day: Day,
+    /// Events folded into the state the list was computed on.
+    pub log_position: u64,
+    pub weights_version: String,
+    /// In rank order.
+    pub rows: Vec<ListedRow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ListDirection {
+    CandidatesForVacancy,
+    VacanciesForCandidate,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    pub user_id: String,
+    pub cpi_code: String,
+    pub channel: String,
+    pub campaign_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListedRow {
+    /// Candidate id or vacancy id.
+    pub id: String,
+    pub score: f64,
+    /// Per-criterion similarities, in `Criterion::ALL` order.
+    pub similarities: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ pub mod employment;
 pub mod event;
 pub mod matching;
 pub mod model;
+pub mod outcomes;
 pub mod reference;
 pub mod scoring;
 pub mod skills;

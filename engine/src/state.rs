@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::employment::EmploymentRecord;
-use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, VacancyEvent};
+use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, VacancyEvent};
 use crate::model::{
     Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
 };
@@ -65,6 +65,8 @@ pub struct State {
     employment: HashMap<String, EmploymentRecord>,
     /// Candidate id by worker pseudonym.
     person_to_candidate: HashMap<String, String>,
+    /// Issued lists by id, for outcome attribution.
+    lists: HashMap<String, IssuedList>,
     versions: HashMap<(EntityKind, String), u64>,
     /// 128-bit hashes of applied event ids: 16 bytes an event instead of the
     /// id, with a collision chance far below that of a disk error.
@@ -117,6 +119,7 @@ impl PartialEq for State {
             && self.protected == other.protected
             && self.employment == other.employment
             && self.person_to_candidate == other.person_to_candidate
+            && self.lists == other.lists
             && self.versions == other.versions
             && self.seen_events == other.seen_events
             && self.counters == other.counters
@@ -321,6 +324,27 @@ impl State {
         self.candidates.len()
     }
 
+    /// Issued lists, in no particular order.
+    pub fn lists(&self) -> impl Iterator<Item = (&String, &IssuedList)> {
+        self.lists.iter()
+    }
+
+    pub fn list(&self, id: &str) -> Option<&IssuedList> {
+        self.lists.get(id)
+    }
+
+    /// Employment records with their worker pseudonyms.
+    pub fn employment_records(&self) -> impl Iterator<Item = (&String, &EmploymentRecord)> {
+        self.employment.iter()
+    }
+
+    /// The candidate a worker pseudonym is registered as.
+    pub fn candidate_of_person(&self, person: &str) -> Option<&Candidate> {
+        self.person_to_candidate
+            .get(person)
+            .and_then(|id| self.candidates.get(id))
+    }
+
     pub fn employment_count(&self) -> usize {
         self.employment.len()
     }
@@ -351,6 +375,7 @@ impl State {
             sorted(&self.protected),
             sorted(&self.employment),
             sorted(&self.person_to_candidate),
+            sorted(&self.lists),
             sorted(&self.versions),
             seen,
             &self.counters,
@@ -380,6 +405,15 @@ impl State {
         let result = match &event.payload {
             EventPayload::Vacancy(v) => self.apply_vacancy(event, v),
             EventPayload::Candidacy(c) => self.apply_candidacy(event, c),
+            EventPayload::ListIssued(list) => {
+                if self.lists.contains_key(&event.meta.entity_id) {
+                    Err(format!("list {} already recorded", event.meta.entity_id))
+                } else {
+                    self.lists
+                        .insert(event.meta.entity_id.clone(), list.clone());
+                    Ok(())
+                }
+            }
             EventPayload::Employment(co) => {
                 let person = &event.meta.entity_id;
                 let before = self.unindex_hires(person);

@@ -16,8 +16,9 @@ use std::sync::OnceLock;
 use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
 use incontra_engine::event::{
     CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
-    VacancyEvent,
+    IssuedList, ListDirection, ListedRow, Requester, VacancyEvent,
 };
+use incontra_engine::scoring::Criterion;
 use incontra_engine::model::{
     CandidateProfile, Cefr, ContractType, EducationLevel, Employer, GolPath, IncomeSupport,
     LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, TargetProgramme, VacancySpec,
@@ -124,6 +125,9 @@ impl<'r> Decoder<'r> {
                 // The worker is known by pseudonym from here on.
                 meta.entity_id = person;
                 EventPayload::Employment(self.co(co)?)
+            }
+            Some(pb::envelope::Payload::ListIssued(list)) => {
+                EventPayload::ListIssued(issued_list(list)?)
             }
         };
         Ok(Event { meta, payload })
@@ -488,6 +492,74 @@ impl<'r> Decoder<'r> {
             quadro,
         })
     }
+}
+
+/// Rows a recorded list may hold: the API's largest page.
+const MAX_LIST_ROWS: usize = 500;
+
+fn issued_list(list: &pb::ListIssued) -> Result<IssuedList, DecodeError> {
+    let direction = match list.direction() {
+        pb::ListDirection::Unspecified => {
+            return Err(invalid("list_issued.direction", "missing"));
+        }
+        pb::ListDirection::CandidatesForVacancy => ListDirection::CandidatesForVacancy,
+        pb::ListDirection::VacanciesForCandidate => ListDirection::VacanciesForCandidate,
+    };
+    require_id("list_issued.subject_id", &list.subject_id)?;
+    if list.rows.len() > MAX_LIST_ROWS {
+        return Err(invalid(
+            "list_issued.rows",
+            format!("more than {MAX_LIST_ROWS} rows"),
+        ));
+    }
+    let mut rows = Vec::with_capacity(list.rows.len());
+    for (i, row) in list.rows.iter().enumerate() {
+        require_id(&format!("list_issued.rows[{i}].id"), &row.id)?;
+        let finite = row.score.is_finite() && row.similarities.iter().all(|x| x.is_finite());
+        if !finite || !(row.similarities.is_empty() || row.similarities.len() == Criterion::ALL.len())
+        {
+            return Err(invalid(
+                &format!("list_issued.rows[{i}]"),
+                format!(
+                    "score and similarities must be finite, with 0 or {} similarities",
+                    Criterion::ALL.len()
+                ),
+            ));
+        }
+        rows.push(ListedRow {
+            id: row.id.clone(),
+            score: row.score,
+            similarities: row.similarities.clone(),
+        });
+    }
+    let requester = list.requester.clone().unwrap_or_default();
+    for (field, value) in [
+        ("user_id", &requester.user_id),
+        ("cpi_code", &requester.cpi_code),
+        ("channel", &requester.channel),
+        ("campaign_id", &requester.campaign_id),
+    ] {
+        if value.len() > 128 {
+            return Err(invalid(
+                &format!("list_issued.requester.{field}"),
+                "longer than 128 bytes",
+            ));
+        }
+    }
+    Ok(IssuedList {
+        direction,
+        subject_id: list.subject_id.clone(),
+        requester: Requester {
+            user_id: requester.user_id,
+            cpi_code: requester.cpi_code,
+            channel: requester.channel,
+            campaign_id: requester.campaign_id,
+        },
+        issued_day: list.issued_day,
+        log_position: list.log_position,
+        weights_version: list.weights_version.clone(),
+        rows,
+    })
 }
 
 /// A CO date must be a real calendar day of working life: a fixed range,

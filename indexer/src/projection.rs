@@ -35,7 +35,7 @@ use crate::text_index::{TextIndex, TextIndexError};
 /// Bumped whenever the snapshot's serialised shape changes (the `State`, or
 /// what is stored beside it); an older snapshot is then ignored and the
 /// journal replayed instead. 2: the source checkpoint follows the state.
-const STATE_SCHEMA: u32 = 2;
+const STATE_SCHEMA: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -695,6 +695,9 @@ impl Touched {
                 self.candidates.insert(event.meta.entity_id.clone());
             }
             // Employment changes no text; eligibility is read from the state.
+            // Lists are outcome records: no text, and they change no
+            // eligibility.
+            EntityKind::List => {}
             EntityKind::Employment => {
                 debug_assert!(matches!(event.payload, EventPayload::Employment(_)));
             }

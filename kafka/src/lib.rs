@@ -1,7 +1,7 @@
 //! The Kafka source: feeds incontra's projection from the event topics.
 //!
 //! One thread per replica consumes every partition of the vacancy,
-//! candidacy and CO topics (manual assignment, no consumer-group
+//! candidacy, CO and issued-list topics (manual assignment, no consumer-group
 //! rebalancing: every replica holds the whole state and answers any query).
 //! It cuts the stream into batches, checks each message against its topic
 //! and the envelope rules, sends what cannot be applied to `<topic>.dlq`
@@ -11,15 +11,18 @@
 //! restart resumes exactly after the last durable batch.
 //!
 //! This crate owns the Kafka client settings, the consume loop, the dead
-//! letter producer and the lag bookkeeping behind metrics and readiness. It
+//! letter producer and the lag bookkeeping behind metrics and readiness, and the producer that
+//! records issued lists on their topic. It
 //! knows nothing of gRPC.
 
 mod dead_letter;
+mod list_publisher;
 mod options;
 mod source;
 mod status;
 
 pub use dead_letter::DeadLetterReason;
+pub use list_publisher::{ListPublisher, PublishError};
 pub use options::{KafkaOptions, Topics};
 pub use source::{KafkaSource, SourceError};
 pub use status::{PartitionView, SourceStatus, StatusView};

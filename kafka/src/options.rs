@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
-/// The three event topics.
+/// The event topics: the three streams, and the lists the replicas issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topics {
     pub vacancies: String,
     pub candidacies: String,
     pub co: String,
+    /// Issued lists (`ListIssued`), written by the replicas themselves.
+    pub lists: String,
 }
 
 impl Default for Topics {
@@ -18,13 +20,14 @@ impl Default for Topics {
             vacancies: "incontra.vacancies.v1".into(),
             candidacies: "incontra.candidacies.v1".into(),
             co: "incontra.co.v1".into(),
+            lists: "incontra.lists.v1".into(),
         }
     }
 }
 
 impl Topics {
-    pub fn all(&self) -> [&str; 3] {
-        [&self.vacancies, &self.candidacies, &self.co]
+    pub fn all(&self) -> [&str; 4] {
+        [&self.vacancies, &self.candidacies, &self.co, &self.lists]
     }
 }
 

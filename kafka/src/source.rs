@@ -44,6 +44,8 @@ pub enum SourceError {
     Panicked,
     #[error("the source thread could not start: {0}")]
     Spawn(std::io::Error),
+    #[error(transparent)]
+    Publish(#[from] crate::list_publisher::PublishError),
 }
 
 /// Feeds end-of-partition positions from librdkafka's periodic statistics
@@ -83,10 +85,16 @@ impl ConsumerContext for StatsContext {}
 pub struct KafkaSource {
     stop: Arc<AtomicBool>,
     status: Arc<SourceStatus>,
+    lists: Arc<crate::list_publisher::ListPublisher>,
     handle: Option<JoinHandle<Result<(), SourceError>>>,
 }
 
 impl KafkaSource {
+    /// Where this replica records the lists it issues.
+    pub fn list_publisher(&self) -> Arc<crate::list_publisher::ListPublisher> {
+        self.lists.clone()
+    }
+
     /// Creates the clients and starts consuming on a thread of its own;
     /// consumption resumes from the projection's checkpoint.
     pub fn start(
@@ -94,6 +102,7 @@ impl KafkaSource {
         options: KafkaOptions,
     ) -> Result<KafkaSource, SourceError> {
         let status = Arc::new(SourceStatus::new(options.ready_max_lag));
+        let lists = Arc::new(crate::list_publisher::ListPublisher::new(&options)?);
         let consumer: BaseConsumer<StatsContext> =
             options
                 .consumer_config()
@@ -128,6 +137,7 @@ impl KafkaSource {
         Ok(KafkaSource {
             stop,
             status,
+            lists,
             handle: Some(handle),
         })
     }
@@ -224,7 +234,7 @@ impl Worker {
         Ok(())
     }
 
-    /// The partitions of the three topics, or why they are not there yet.
+    /// The partitions of the four topics, or why they are not there yet.
     fn discover(&self) -> Result<BTreeSet<(String, i32)>, String> {
         let mut found = BTreeSet::new();
         for topic in self.options.topics.all() {
@@ -447,6 +457,8 @@ fn expected_kind(topic: &str, options: &KafkaOptions) -> Option<EntityKind> {
         Some(EntityKind::Candidacy)
     } else if topic == t.co {
         Some(EntityKind::Employment)
+    } else if topic == t.lists {
+        Some(EntityKind::List)
     } else {
         None
     }
@@ -457,6 +469,7 @@ fn payload_kind(envelope: &pb::Envelope) -> Option<EntityKind> {
         Some(pb::envelope::Payload::Vacancy(_)) => Some(EntityKind::Vacancy),
         Some(pb::envelope::Payload::Candidacy(_)) => Some(EntityKind::Candidacy),
         Some(pb::envelope::Payload::Co(_)) => Some(EntityKind::Employment),
+        Some(pb::envelope::Payload::ListIssued(_)) => Some(EntityKind::List),
         None => None,
     }
 }

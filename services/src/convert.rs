@@ -4,6 +4,7 @@
 use incontra_engine::congruity::{self, Congruity};
 use incontra_engine::matching::{filter_order, RankedList};
 use incontra_engine::model::PersonalData;
+use incontra_engine::outcomes;
 use incontra_engine::scoring::{Contribution, FilterVerdict};
 use incontra_proto::matching::v1 as pb;
 
@@ -77,5 +78,41 @@ pub fn congruity(c: &Congruity) -> pb::Congruity {
                 reason: v.reason.clone(),
             })
             .collect(),
+    }
+}
+
+fn figures(f: &outcomes::Figures) -> pb::OutcomeFigures {
+    pb::OutcomeFigures {
+        lists: f.lists,
+        listed: f.listed,
+        attributed_hires: f.attributed_hires,
+        lists_with_hire: f.lists_with_hire,
+        match_to_hire: f.match_to_hire,
+        median_days_to_hire: f.median_days_to_hire,
+        mean_days_to_hire: f.mean_days_to_hire,
+        hires: f.hires,
+        intermediation_rate: f.intermediation_rate,
+    }
+}
+
+fn groups(groups: &[(String, outcomes::Figures)]) -> Vec<pb::OutcomeGroup> {
+    groups
+        .iter()
+        .map(|(key, f)| pb::OutcomeGroup {
+            key: key.clone(),
+            figures: Some(figures(f)),
+        })
+        .collect()
+}
+
+pub fn outcomes(r: &outcomes::OutcomeReport) -> pb::GetOutcomesResponse {
+    pb::GetOutcomesResponse {
+        from_day: r.from_day,
+        to_day: r.to_day,
+        window_days: r.window_days,
+        overall: Some(figures(&r.overall)),
+        by_cpi: groups(&r.by_cpi),
+        by_target_group: groups(&r.by_target_group),
+        by_channel: groups(&r.by_channel),
     }
 }

@@ -2,5 +2,7 @@
 //! between protobuf and engine types, and the start-up of a node (data
 //! directory, recovery, health, reflection).
 pub mod convert;
+pub mod lists;
+pub mod outcome_metrics;
 pub mod node;
 pub mod server;

@@ -88,6 +88,10 @@ struct KafkaArgs {
     kafka_topic_candidacies: String,
     #[arg(long, default_value = "incontra.co.v1", requires = "kafka")]
     kafka_topic_co: String,
+    /// Topic of issued lists: every replica records the lists it issues
+    /// there and consumes everyone's, so outcomes agree across replicas.
+    #[arg(long, default_value = "incontra.lists.v1", requires = "kafka")]
+    kafka_topic_lists: String,
     /// A librdkafka property, `key=value` (repeatable), e.g.
     /// `security.protocol=SASL_SSL`. Applied after the built-in settings.
     #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "kafka")]
@@ -114,6 +118,7 @@ impl KafkaArgs {
             vacancies: self.kafka_topic_vacancies.clone(),
             candidacies: self.kafka_topic_candidacies.clone(),
             co: self.kafka_topic_co.clone(),
+            lists: self.kafka_topic_lists.clone(),
         };
         if let Some(path) = &self.kafka_config_file {
             let text = std::fs::read_to_string(path)

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use incontra_engine::matching::{self, ListRequest, MatchError};
+use incontra_engine::outcomes;
 use incontra_engine::model::{Candidate, Day, Vacancy};
 use incontra_engine::scoring::RequestFilters;
 use incontra_engine::state::{Outcome, State};
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
 use incontra_kafka::{KafkaSource, SourceStatus};
+use incontra_proto::events::v1 as ev;
 use incontra_proto::events::v1::Envelope;
 use incontra_proto::matching::v1 as pb;
 use incontra_proto::matching::v1::match_service_server::{MatchService, MatchServiceServer};
@@ -22,10 +24,13 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert;
+use crate::lists::{self, ListRecorder};
 use crate::node::Node;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
+/// Longest attribution window a report may ask for (ten years).
+const MAX_WINDOW_DAYS: u32 = 3_650;
 const INGEST_BATCH: usize = 1_024;
 
 pub struct MatchServiceImpl {
@@ -34,17 +39,40 @@ pub struct MatchServiceImpl {
     as_of: Option<Day>,
     /// Set when events come from Kafka rather than `Ingest`.
     source: Option<Arc<SourceStatus>>,
+    lists: ListRecorder,
 }
 
 impl MatchServiceImpl {
-    pub fn new(node: &Node, source: Option<Arc<SourceStatus>>) -> Self {
+    pub fn new(node: &Node, source: Option<Arc<SourceStatus>>, lists: ListRecorder) -> Self {
         Self {
             read: node.read.clone(),
             projection: node.projection.clone(),
             as_of: node.as_of,
             source,
+            lists,
         }
     }
+}
+
+fn requester(r: Option<&ev::Requester>) -> Result<ev::Requester, Status> {
+    let r = r.cloned().unwrap_or_default();
+    for (field, value) in [
+        ("requester.user_id", &r.user_id),
+        ("requester.cpi_code", &r.cpi_code),
+        ("requester.channel", &r.channel),
+        ("requester.campaign_id", &r.campaign_id),
+    ] {
+        if value.len() > 128 {
+            return Err(Status::invalid_argument(format!(
+                "{field}: longer than 128 bytes"
+            )));
+        }
+    }
+    Ok(r)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn source_status(source: Option<&SourceStatus>) -> pb::SourceStatus {
@@ -200,9 +228,10 @@ impl MatchService for MatchServiceImpl {
         if !(0.0..=1.0).contains(&r.min_score) {
             return Err(Status::invalid_argument("min_score: must be in [0,1]"));
         }
+        let who = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
-        blocking(move || {
+        let (mut response, record) = blocking(move || {
             let state = read.state().map_err(projection_status)?;
             let vacancy = vacancy(&state, &r.vacancy_id)?;
             let text = read
@@ -245,15 +274,30 @@ impl MatchService for MatchServiceImpl {
                     }
                 })
                 .collect();
-            Ok(Response::new(pb::MatchCandidatesResponse {
-                matches,
-                personal_data,
-                considered: list.considered,
-                excluded: convert::excluded(&list),
-                journal_position: state.counters().folded(),
-            }))
+            let record = ev::ListIssued {
+                direction: ev::ListDirection::CandidatesForVacancy as i32,
+                subject_id: r.vacancy_id.clone(),
+                requester: Some(who),
+                issued_day: today,
+                log_position: state.counters().folded(),
+                weights_version: read.config.version.clone(),
+                rows: lists::rows(&list.items),
+            };
+            Ok((
+                pb::MatchCandidatesResponse {
+                    matches,
+                    personal_data,
+                    considered: list.considered,
+                    excluded: convert::excluded(&list),
+                    journal_position: state.counters().folded(),
+                    list_id: String::new(),
+                },
+                record,
+            ))
         })
-        .await
+        .await?;
+        response.list_id = self.lists.record(record, now_ms()).await?;
+        Ok(Response::new(response))
     }
 
     async fn match_vacancies(
@@ -263,9 +307,10 @@ impl MatchService for MatchServiceImpl {
         let r = request.into_inner();
         required("candidate_id", &r.candidate_id)?;
         let limit = limit(r.limit);
+        let who = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
-        blocking(move || {
+        let (mut response, record) = blocking(move || {
             let state = read.state().map_err(projection_status)?;
             let candidate = candidate(&state, &r.candidate_id)?;
             let text = read
@@ -300,13 +345,29 @@ impl MatchService for MatchServiceImpl {
                     }
                 })
                 .collect();
-            Ok(Response::new(pb::MatchVacanciesResponse {
-                matches,
-                considered: list.considered,
-                excluded: convert::excluded(&list),
-            }))
+            let record = ev::ListIssued {
+                direction: ev::ListDirection::VacanciesForCandidate as i32,
+                subject_id: r.candidate_id.clone(),
+                requester: Some(who),
+                issued_day: today,
+                log_position: state.counters().folded(),
+                weights_version: read.config.version.clone(),
+                rows: lists::rows(&list.items),
+            };
+            Ok((
+                pb::MatchVacanciesResponse {
+                    matches,
+                    considered: list.considered,
+                    excluded: convert::excluded(&list),
+                    list_id: String::new(),
+                    journal_position: state.counters().folded(),
+                },
+                record,
+            ))
         })
-        .await
+        .await?;
+        response.list_id = self.lists.record(record, now_ms()).await?;
+        Ok(Response::new(response))
     }
 
     async fn explain(
@@ -419,6 +480,35 @@ impl MatchService for MatchServiceImpl {
         })
         .await?;
         Ok(Response::new(response))
+    }
+
+    async fn get_outcomes(
+        &self,
+        request: Request<pb::GetOutcomesRequest>,
+    ) -> Result<Response<pb::GetOutcomesResponse>, Status> {
+        let r = request.into_inner();
+        let today = today(self.as_of);
+        let from = if r.from_day == 0 { Day::MIN } else { r.from_day };
+        let to = if r.to_day == 0 { today } else { r.to_day };
+        if from > to {
+            return Err(Status::invalid_argument("from_day: after to_day"));
+        }
+        let window = match r.window_days {
+            0 => outcomes::DEFAULT_WINDOW_DAYS,
+            w if w <= MAX_WINDOW_DAYS => w,
+            _ => {
+                return Err(Status::invalid_argument(format!(
+                    "window_days: at most {MAX_WINDOW_DAYS}"
+                )))
+            }
+        };
+        let read = self.read.clone();
+        blocking(move || {
+            let state = read.state().map_err(projection_status)?;
+            let report = outcomes::report(&state, from, to, window);
+            Ok(Response::new(convert::outcomes(&report)))
+        })
+        .await
     }
 
     async fn get_status(
@@ -594,6 +684,15 @@ pub async fn serve_with_source(
         })
     };
 
+    let recorder = match &source {
+        Some(source) => ListRecorder::Kafka(source.list_publisher()),
+        None => ListRecorder::journal(node.projection.clone()),
+    };
+    let outcome_metrics = tokio::spawn(crate::outcome_metrics::run(
+        node.read.clone(),
+        node.as_of,
+    ));
+
     let local = listener.local_addr()?;
     tracing::info!(%local, "serving incontra.match.v1.MatchService");
     // Without TCP_NODELAY a response's header and body frames wait on the
@@ -603,10 +702,13 @@ pub async fn serve_with_source(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(MatchServiceServer::new(MatchServiceImpl::new(node, status)))
+        .add_service(MatchServiceServer::new(MatchServiceImpl::new(
+            node, status, recorder,
+        )))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     committer.abort();
+    outcome_metrics.abort();
     if let Some(task) = readiness {
         task.abort();
     }
