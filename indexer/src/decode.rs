@@ -18,13 +18,13 @@ use incontra_engine::event::{
     CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
     IssuedList, ListDirection, ListedRow, Requester, VacancyEvent,
 };
-use incontra_engine::scoring::Criterion;
 use incontra_engine::model::{
     CandidateProfile, Cefr, ContractType, EducationLevel, Employer, GolPath, IncomeSupport,
     LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, TargetProgramme, VacancySpec,
     WorkExperience,
 };
 use incontra_engine::reference::ReferenceData;
+use incontra_engine::scoring::Criterion;
 use incontra_engine::skills::SkillVocabulary;
 use incontra_engine::unilav::CodeTables;
 use incontra_proto::events::v1 as pb;
@@ -516,7 +516,8 @@ fn issued_list(list: &pb::ListIssued) -> Result<IssuedList, DecodeError> {
     for (i, row) in list.rows.iter().enumerate() {
         require_id(&format!("list_issued.rows[{i}].id"), &row.id)?;
         let finite = row.score.is_finite() && row.similarities.iter().all(|x| x.is_finite());
-        if !finite || !(row.similarities.is_empty() || row.similarities.len() == Criterion::ALL.len())
+        if !finite
+            || !(row.similarities.is_empty() || row.similarities.len() == Criterion::ALL.len())
         {
             return Err(invalid(
                 &format!("list_issued.rows[{i}]"),

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
                                 candidate_id: id,
                                 limit: 50,
                                 only_congrua: false,
+                                ..Default::default()
                             })
                             .await
                             .is_ok(),

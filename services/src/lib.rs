@@ -3,6 +3,6 @@
 //! directory, recovery, health, reflection).
 pub mod convert;
 pub mod lists;
-pub mod outcome_metrics;
 pub mod node;
+pub mod outcome_metrics;
 pub mod server;

@@ -77,7 +77,11 @@ impl ListRecorder {
 
     /// Records the list and returns its id; an error means it was not
     /// recorded and must not be answered.
-    pub async fn record(&self, list: ev::ListIssued, occurred_at_ms: i64) -> Result<String, Status> {
+    pub async fn record(
+        &self,
+        list: ev::ListIssued,
+        occurred_at_ms: i64,
+    ) -> Result<String, Status> {
         let id = new_list_id();
         let envelope = ev::Envelope {
             event_id: id.clone(),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use incontra_engine::matching::{self, ListRequest, MatchError};
-use incontra_engine::outcomes;
 use incontra_engine::model::{Candidate, Day, Vacancy};
+use incontra_engine::outcomes;
 use incontra_engine::scoring::RequestFilters;
 use incontra_engine::state::{Outcome, State};
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
@@ -488,7 +488,11 @@ impl MatchService for MatchServiceImpl {
     ) -> Result<Response<pb::GetOutcomesResponse>, Status> {
         let r = request.into_inner();
         let today = today(self.as_of);
-        let from = if r.from_day == 0 { Day::MIN } else { r.from_day };
+        let from = if r.from_day == 0 {
+            Day::MIN
+        } else {
+            r.from_day
+        };
         let to = if r.to_day == 0 { today } else { r.to_day };
         if from > to {
             return Err(Status::invalid_argument("from_day: after to_day"));
@@ -688,10 +692,7 @@ pub async fn serve_with_source(
         Some(source) => ListRecorder::Kafka(source.list_publisher()),
         None => ListRecorder::journal(node.projection.clone()),
     };
-    let outcome_metrics = tokio::spawn(crate::outcome_metrics::run(
-        node.read.clone(),
-        node.as_of,
-    ));
+    let outcome_metrics = tokio::spawn(crate::outcome_metrics::run(node.read.clone(), node.as_of));
 
     let local = listener.local_addr()?;
     tracing::info!(%local, "serving incontra.match.v1.MatchService");
