@@ -68,6 +68,9 @@ DEFAULT_TOPICS = {
     "candidacy": "incontra.candidacies.v1",
     "co": "incontra.co.v1",
 }
+# Issued lists: written by the replicas, never by this producer; created with
+# the others so a replica started on these topics can become ready.
+LISTS_TOPIC = "incontra.lists.v1"
 KINDS = ("vacancy", "candidacy", "co")
 
 
@@ -996,7 +999,7 @@ def create_topics(args, topics: dict[str, str]) -> None:
     admin = AdminClient({"bootstrap.servers": args.bootstrap})
     futures = admin.create_topics(
         [NewTopic(t, num_partitions=args.partitions, replication_factor=1)
-         for t in topics.values()], request_timeout=15)
+         for t in [*topics.values(), LISTS_TOPIC]], request_timeout=15)
     for name, fut in futures.items():
         try:
             fut.result(timeout=20)

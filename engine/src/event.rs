@@ -66,6 +66,8 @@ pub struct IssuedList {
     pub subject_id: String,
     pub requester: Requester,
     pub issued_day: Day,
+    /// When it was issued (the envelope's time), to order lists of a day.
+    pub issued_at_ms: i64,
     /// Events folded into the state the list was computed on.
     pub log_position: u64,
     pub weights_version: String,

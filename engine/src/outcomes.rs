@@ -9,7 +9,8 @@
 //! differs between Kafka replicas. The rule: a hire of a worker by an
 //! employer is attributed to the latest list, issued at most `window_days`
 //! before the hire's start, that paired this worker with a vacancy of this
-//! employer (last touch; ties broken by list id).
+//! employer (last touch: the latest day, then the latest issue time, then
+//! the greatest list id).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,6 +45,7 @@ impl Attribution {
 /// One pairing on a list: (worker pseudonym, employer) touched on a day.
 struct Touch<'s> {
     day: Day,
+    at_ms: i64,
     list_id: &'s str,
     rank: usize,
     candidate_id: &'s str,
@@ -90,6 +92,7 @@ pub fn attribute(state: &State, window_days: u32) -> Vec<Attribution> {
                 .or_default()
                 .push(Touch {
                     day: list.issued_day,
+                    at_ms: list.issued_at_ms,
                     list_id: id,
                     rank,
                     candidate_id,
@@ -112,7 +115,7 @@ pub fn attribute(state: &State, window_days: u32) -> Vec<Attribution> {
                     let gap = i64::from(contract.start_day) - i64::from(t.day);
                     (0..=window).contains(&gap)
                 })
-                .max_by(|a, b| a.day.cmp(&b.day).then_with(|| a.list_id.cmp(b.list_id)));
+                .max_by(|a, b| (a.day, a.at_ms, a.list_id).cmp(&(b.day, b.at_ms, b.list_id)));
             if let Some(t) = best {
                 out.push(Attribution {
                     list_id: t.list_id.to_owned(),

@@ -127,7 +127,7 @@ impl<'r> Decoder<'r> {
                 EventPayload::Employment(self.co(co)?)
             }
             Some(pb::envelope::Payload::ListIssued(list)) => {
-                EventPayload::ListIssued(issued_list(list)?)
+                EventPayload::ListIssued(issued_list(list, e.occurred_at_ms)?)
             }
         };
         Ok(Event { meta, payload })
@@ -497,7 +497,7 @@ impl<'r> Decoder<'r> {
 /// Rows a recorded list may hold: the API's largest page.
 const MAX_LIST_ROWS: usize = 500;
 
-fn issued_list(list: &pb::ListIssued) -> Result<IssuedList, DecodeError> {
+fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, DecodeError> {
     let direction = match list.direction() {
         pb::ListDirection::Unspecified => {
             return Err(invalid("list_issued.direction", "missing"));
@@ -557,6 +557,7 @@ fn issued_list(list: &pb::ListIssued) -> Result<IssuedList, DecodeError> {
             campaign_id: requester.campaign_id,
         },
         issued_day: list.issued_day,
+        issued_at_ms,
         log_position: list.log_position,
         weights_version: list.weights_version.clone(),
         rows,

@@ -24,6 +24,7 @@ use rdkafka::{Offset, TopicPartitionList};
 const VACANCIES: &str = "incontra.vacancies.v1";
 const CANDIDACIES: &str = "incontra.candidacies.v1";
 const CO: &str = "incontra.co.v1";
+const LISTS: &str = "incontra.lists.v1";
 const PARTITIONS: i32 = 3;
 
 fn topic_of(e: &Envelope) -> &'static str {
@@ -54,7 +55,7 @@ async fn broker_with_topics(dir: &Path) -> Broker {
         .iter()
         .map(|t| format!("{t}.dlq"))
         .collect();
-    let mut names = vec![VACANCIES, CANDIDACIES, CO];
+    let mut names = vec![VACANCIES, CANDIDACIES, CO, LISTS];
     names.extend(dlq.iter().map(String::as_str));
     broker.create_topics(&names, PARTITIONS).await;
     broker
@@ -161,7 +162,7 @@ async fn produced_events_become_visible_exactly_once() {
     let s = wait_consumed(&mut client, data.events.len() as u64).await;
     let source = s.source.clone().expect("source");
     assert_eq!(source.dead_lettered, 0, "{source:?}");
-    assert_eq!(source.partitions.len(), 3 * PARTITIONS as usize);
+    assert_eq!(source.partitions.len(), 4 * PARTITIONS as usize);
 
     // A replica does not take writes of its own.
     let refused = common::ingest(&mut client, &data.events[..1])
@@ -658,7 +659,7 @@ async fn readiness_waits_for_the_topics_and_the_backlog() {
     // is assigned with a known lag: ready only once that is consumed.
     let (co, backlog): (Vec<Envelope>, Vec<Envelope>) =
         data.events.iter().cloned().partition(|e| topic_of(e) == CO);
-    let mut names = vec![VACANCIES, CANDIDACIES];
+    let mut names = vec![VACANCIES, CANDIDACIES, LISTS];
     let dlq: Vec<String> = [VACANCIES, CANDIDACIES, CO]
         .iter()
         .map(|t| format!("{t}.dlq"))
@@ -681,4 +682,169 @@ async fn readiness_waits_for_the_topics_and_the_backlog() {
     let s = wait_consumed(&mut client, data.events.len() as u64).await;
     let source = s.source.expect("source");
     assert!(source.last_error.is_empty(), "{source:?}");
+}
+
+/// A CO hire of a listed worker, produced to the CO topic: the worker leaves
+/// the replica's lists, and the list (recorded on the lists topic by the
+/// replica that issued it) gets the hire on every replica alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produced_hire_leaves_lists_and_outcomes_agree_across_replicas() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = broker_with_topics(dir.path()).await;
+    let data = common::small_dataset();
+    let today = data.today;
+    let producer = broker.producer();
+    broker.produce(&producer, &messages(&data.events)).await;
+    let (a_server, mut a) = start_replica(dir.path(), &broker, &[]).await;
+    let (b_server, mut b) = Server::start_with(
+        &data_dir(dir.path(), "replica-b"),
+        today,
+        &dir.path().join("replica-b.log"),
+        &kafka_args(&broker, &[]),
+    )
+    .await;
+    wait_consumed(&mut a, data.events.len() as u64).await;
+    wait_consumed(&mut b, data.events.len() as u64).await;
+
+    let mut specs: HashMap<String, ev::Vacancy> = HashMap::new();
+    for e in &data.events {
+        if let Some(Payload::Vacancy(ev::VacancyEvent {
+            kind: Some(ev::vacancy_event::Kind::Published(v) | ev::vacancy_event::Kind::Updated(v)),
+        })) = &e.payload
+        {
+            specs.insert(e.entity_id.clone(), v.clone());
+        }
+    }
+    let requester = ev::Requester {
+        user_id: "op-7".into(),
+        cpi_code: "TO02".into(),
+        channel: "kafka-test".into(),
+        campaign_id: String::new(),
+    };
+    let request = |vacancy: &str, requester: Option<ev::Requester>| pb::MatchCandidatesRequest {
+        vacancy_id: vacancy.to_owned(),
+        limit: 50,
+        include_personal_data: true,
+        requester,
+        ..Default::default()
+    };
+    let mut vacancy = None;
+    for id in &data.vacancy_ids {
+        let probe = a
+            .match_candidates(request(id, None))
+            .await
+            .expect("MatchCandidates")
+            .into_inner();
+        if !probe.matches.is_empty() {
+            vacancy = Some(id.clone());
+            break;
+        }
+    }
+    let vacancy = vacancy.expect("a vacancy with a list");
+    let issued = a
+        .match_candidates(request(&vacancy, Some(requester.clone())))
+        .await
+        .expect("MatchCandidates")
+        .into_inner();
+    let spec = &specs[&vacancy];
+    let worker = issued.matches[0].candidate_id.clone();
+    let cf = issued.personal_data[0].codice_fiscale.to_ascii_uppercase();
+    let version = common::max_versions(&data.events)
+        .get(&cf)
+        .copied()
+        .unwrap_or(0)
+        + 1;
+    let hire = Envelope {
+        event_id: "kafka-outcome-hire".into(),
+        entity_id: cf.clone(),
+        entity_version: version,
+        occurred_at_ms: chrono::Utc::now().timestamp_millis(),
+        source: "COMMAX".into(),
+        schema_version: 1,
+        payload: Some(Payload::Co(ev::ComunicazioneObbligatoria {
+            code: "KAFKACO000000001".into(),
+            previous_code: String::new(),
+            action: ev::CoAction::Original as i32,
+            datore: spec.employer.clone(),
+            workplace_comune: spec.workplace_comune.clone(),
+            lavoratore_codice_fiscale: cf.clone(),
+            quadro: Some(ev::comunicazione_obbligatoria::Quadro::Assunzione(
+                ev::Assunzione {
+                    start_day: today + 1,
+                    end_day: 0,
+                    contract_code: "A.01.00".into(),
+                    contract_type: ev::ContractType::Indeterminato as i32,
+                    profession_code: spec.profession_code.clone(),
+                    ccnl: String::new(),
+                    hours_percent: 100,
+                },
+            )),
+        })),
+    };
+    broker.produce(&producer, &messages(&[hire])).await;
+    let acknowledged = Instant::now();
+    let removal = loop {
+        let r = a
+            .match_candidates(request(&vacancy, None))
+            .await
+            .expect("MatchCandidates")
+            .into_inner();
+        if r.matches.iter().all(|m| m.candidate_id != worker) {
+            break acknowledged.elapsed();
+        }
+        assert!(acknowledged.elapsed() < DEADLINE, "{worker} still listed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    println!("kafka: hire CO acknowledged by the broker, worker out of MatchCandidates after {removal:?} (debug build)");
+
+    let ask = || pb::GetOutcomesRequest {
+        from_day: 0,
+        to_day: today + 30,
+        window_days: 0,
+    };
+    let started = Instant::now();
+    loop {
+        let ra = a
+            .get_outcomes(ask())
+            .await
+            .expect("GetOutcomes a")
+            .into_inner();
+        let rb = b
+            .get_outcomes(ask())
+            .await
+            .expect("GetOutcomes b")
+            .into_inner();
+        let ours = |r: &pb::GetOutcomesResponse| {
+            r.by_channel
+                .iter()
+                .find(|g| g.key == "kafka-test")
+                .and_then(|g| g.figures.clone())
+        };
+        // Both replicas have consumed the same lists and the hire once
+        // their reports agree and show it. The hire goes to the latest list
+        // that paired the worker with the employer: the operator's, or one
+        // of the polls above that still listed the worker before the CO
+        // was consumed.
+        let attributed =
+            |r: &pb::GetOutcomesResponse| r.overall.as_ref().map_or(0, |f| f.attributed_hires);
+        if ra == rb && attributed(&ra) == 1 {
+            let f = ours(&ra).expect("figures");
+            assert_eq!(f.lists, 1);
+            let by_channel: u64 = ra
+                .by_channel
+                .iter()
+                .filter_map(|g| g.figures.as_ref())
+                .map(|f| f.attributed_hires)
+                .sum();
+            assert_eq!(by_channel, 1, "attributed once");
+            assert_eq!(ra.window_days, 90);
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "replicas disagree or miss the hire:\n{ra:?}\n{rb:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((a_server, b_server));
 }
