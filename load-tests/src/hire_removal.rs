@@ -179,7 +179,10 @@ async fn main() -> anyhow::Result<()> {
         Via::Kafka => "kafka (from the broker's ack)",
         Via::Ingest => "ingest (from the Ingest ack)",
     };
-    show(&format!("hire CO -> out of MatchCandidates, {via}"), &acked_to_gone);
+    show(
+        &format!("hire CO -> out of MatchCandidates, {via}"),
+        &acked_to_gone,
+    );
     show("from the send", &sent_to_gone);
     println!(
         "MatchCandidates calls per sample: mean {:.1}",

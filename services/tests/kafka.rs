@@ -818,7 +818,7 @@ async fn a_produced_hire_leaves_lists_and_outcomes_agree_across_replicas() {
             r.by_channel
                 .iter()
                 .find(|g| g.key == "kafka-test")
-                .and_then(|g| g.figures.clone())
+                .and_then(|g| g.figures)
         };
         // Both replicas have consumed the same lists and the hire once
         // their reports agree and show it. The hire goes to the latest list
