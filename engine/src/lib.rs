@@ -15,6 +15,7 @@ pub mod config;
 pub mod congruity;
 pub mod employment;
 pub mod event;
+pub mod learning;
 pub mod matching;
 pub mod model;
 pub mod reference;
