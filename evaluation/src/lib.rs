@@ -13,6 +13,7 @@ pub mod explanations;
 pub mod market;
 pub mod metrics;
 pub mod report;
+pub mod timesplit;
 pub mod world;
 
 use std::collections::HashSet;

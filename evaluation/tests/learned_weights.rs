@@ -1,0 +1,58 @@
+//! CI guard on learning from hires: weights fitted to the hires of the
+//! vacancies published first must rank the vacancies published later at
+//! least as well as the hand-set weights, and the lists they produce must
+//! keep their explanations (`docs/EVALUATION.md`, "Learning weights from
+//! hires").
+
+use incontra_engine::learning::{weights_to_array, WeightsFile};
+use incontra_evaluation::timesplit::{time_split, TimeSplitConfig};
+use incontra_evaluation::EvalConfig;
+
+#[test]
+fn learned_weights_do_not_rank_the_held_out_period_worse_than_hand_set_ones() {
+    let split = time_split(&TimeSplitConfig::new(EvalConfig::dense_ci()))
+        .expect("the dense CI world splits and fits");
+    println!("{}", split.to_markdown());
+    println!(
+        "built in {:.1} s, trained and evaluated in {:.1} s",
+        split.build_time.as_secs_f64(),
+        split.evaluation_time.as_secs_f64()
+    );
+
+    // A split by time, with something on both sides.
+    assert!(split.training.to < split.held_out.from);
+    assert!(split.training.with_hires >= 20 && split.held_out.with_hires >= 15);
+    let report = &split.learned.report;
+    assert!(report.converged, "{report:?}");
+    assert!(report.pairs > 0 && report.lists_used >= 20, "{report:?}");
+
+    // The comparison is not between two equal vectors.
+    let hand = weights_to_array(&split.hand_weights);
+    let learned = weights_to_array(&split.learned.weights);
+    let moved: f64 = hand.iter().zip(learned).map(|(h, l)| (h - l).abs()).sum();
+    assert!(moved > 0.05, "learned weights {learned:?} barely moved");
+    assert!(learned.iter().all(|w| *w >= 0.0));
+    assert!((learned.iter().sum::<f64>() - 1.0).abs() < 1e-3);
+
+    assert_eq!(split.hand.vacancies, split.learned_metrics.vacancies);
+    assert!(
+        split.learned_metrics.recall_at_50 >= split.hand.recall_at_50,
+        "held-out recall@50: learned {:.3} < hand-set {:.3}",
+        split.learned_metrics.recall_at_50,
+        split.hand.recall_at_50
+    );
+
+    assert!(split.lists_checked > 0);
+    assert_eq!(
+        split.explanation_problems, 0,
+        "first problems: {:#?}",
+        split.problem_samples
+    );
+
+    // What the harness writes, a server can load.
+    let file = split
+        .weights_file("ci-test-v1", None)
+        .expect("a valid weights file");
+    let back = WeightsFile::from_toml(&file.to_toml().expect("serialises")).expect("parses");
+    assert_eq!(back.weights(), &split.learned.weights);
+}
