@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::codice_fiscale::CodiceFiscale;
 use crate::event::{IssuedList, ListDirection};
+use crate::learning::{TrainingList, TrainingRow, CRITERIA};
 use crate::model::{Candidate, Day, EducationLevel, GolPath, IncomeSupport, ProtectedCategory};
 use crate::state::State;
 
@@ -366,4 +367,47 @@ pub fn report(state: &State, from: Day, to: Day, window_days: u32) -> OutcomeRep
         by_target_group: finish(by_group),
         by_channel: finish(by_channel),
     }
+}
+
+/// The recorded candidate lists issued in `from..=to`, each row labelled
+/// hired when a hire was attributed to that list and row: the training data
+/// of `learning::fit`, with each list's day for a split by time. Rows
+/// recorded without similarities (none are, since lists carry them) are
+/// skipped; the features are those the list was ranked on, not recomputed.
+pub fn training_lists(
+    state: &State,
+    from: Day,
+    to: Day,
+    window_days: u32,
+) -> Vec<(Day, String, TrainingList)> {
+    // For a list of candidates, a row's id is the candidate's.
+    let hired: std::collections::HashSet<(String, String)> = attribute(state, window_days)
+        .into_iter()
+        .map(|a| (a.list_id, a.candidate_id))
+        .collect();
+    let mut out: Vec<(Day, String, TrainingList)> = state
+        .lists()
+        .filter(|(_, l)| {
+            l.direction == ListDirection::CandidatesForVacancy
+                && from <= l.issued_day
+                && l.issued_day <= to
+        })
+        .map(|(id, l)| {
+            let rows = l
+                .rows
+                .iter()
+                .filter_map(|r| {
+                    let similarities: [f64; CRITERIA] =
+                        r.similarities.as_slice().try_into().ok()?;
+                    Some(TrainingRow {
+                        similarities,
+                        hired: hired.contains(&(id.clone(), r.id.clone())),
+                    })
+                })
+                .collect();
+            (l.issued_day, id.clone(), TrainingList { rows })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    out
 }

@@ -2,6 +2,7 @@
 //! between protobuf and engine types, and the start-up of a node (data
 //! directory, recovery, health, reflection).
 pub mod convert;
+pub mod learn;
 pub mod lists;
 pub mod node;
 pub mod outcome_metrics;

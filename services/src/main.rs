@@ -14,6 +14,7 @@ use incontra_datagen::{Generator, GeneratorConfig};
 use incontra_engine::matching::{self, ListRequest};
 use incontra_engine::model::Day;
 use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
+use incontra_services::learn::{learn, LearnOptions};
 use incontra_services::node::{Node, NodeOptions};
 use incontra_services::server;
 use prost::Message;
@@ -56,6 +57,26 @@ enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Fit the scoring weights from the outcomes recorded in a data directory
+    /// (issued lists and the hires attributed to them) and write a versioned
+    /// weights file. Takes the directory's lock: run it on a stopped replica
+    /// or a copy.
+    Learn {
+        #[command(flatten)]
+        common: Common,
+        /// Where to write the weights file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Version recorded in the file and in every list ranked with it.
+        #[arg(long)]
+        version: Option<String>,
+        /// Attribution window, days.
+        #[arg(long, default_value_t = incontra_engine::outcomes::DEFAULT_WINDOW_DAYS)]
+        window_days: u32,
+        /// Share of the lists, the latest, kept out of the fit to measure it.
+        #[arg(long, default_value_t = 0.2)]
+        held_out_share: f64,
+    },
 }
 
 #[derive(Args)]
@@ -68,6 +89,10 @@ struct Common {
     /// Scoring configuration (TOML); defaults to config/scoring.toml as built in.
     #[arg(long)]
     scoring_config: Option<PathBuf>,
+    /// Versioned weights file (from `incontra learn`) replacing the
+    /// configuration's weights; lists record its version.
+    #[arg(long)]
+    weights: Option<PathBuf>,
     /// Judge eligibility as of this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_parser = parse_day)]
     as_of: Option<Day>,
@@ -220,6 +245,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(&node, &common, None).await
         }
+        Command::Learn {
+            common,
+            out,
+            version,
+            window_days,
+            held_out_share,
+        } => {
+            let node = open(&common, None).await?;
+            let today = server::today(node.as_of);
+            let options = LearnOptions {
+                today,
+                window_days,
+                held_out_share,
+                version: version.unwrap_or_else(|| {
+                    format!("learned-{}", chrono::Utc::now().format("%Y-%m-%d"))
+                }),
+            };
+            let read = node.read.clone();
+            let learned = tokio::task::spawn_blocking(move || {
+                let state = read.state().map_err(|e| anyhow::anyhow!("{e}"))?;
+                learn(&state, &read.config, &options)
+            })
+            .await??;
+            let text = learned.file.to_toml()?;
+            std::fs::write(&out, &text).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!(
+                "fitted on {} lists, measured on {} later ones; wrote {}",
+                learned.train_lists,
+                learned.held_out_lists,
+                out.display()
+            );
+            print!("{text}");
+            Ok(())
+        }
     }
 }
 
@@ -232,6 +291,7 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     }
     let mut options = NodeOptions::new(&common.data_dir);
     options.scoring_config = common.scoring_config.clone();
+    options.weights = common.weights.clone();
     options.as_of = as_of.or(common.as_of);
     let node = tokio::task::spawn_blocking(move || Node::open(&options)).await??;
     let r = &node.recovery;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use incontra_engine::codice_fiscale::Pseudonymiser;
 use incontra_engine::config::ScoringConfig;
+use incontra_engine::learning::WeightsFile;
 use incontra_engine::model::Day;
 use incontra_engine::reference::ReferenceData;
 use incontra_indexer::projection::{Projection, ProjectionOptions, ReadSide, RecoveryInfo};
@@ -17,6 +18,9 @@ pub struct NodeOptions {
     pub data_dir: PathBuf,
     /// Scoring configuration file; the compiled-in default when `None`.
     pub scoring_config: Option<PathBuf>,
+    /// A versioned weights file (`config/weights/*.toml`) replacing the
+    /// configuration's weights and version.
+    pub weights: Option<PathBuf>,
     /// Key file of the codice fiscale pseudonyms; `<data-dir>/pseudonym.key`
     /// (created on first start) when `None`.
     pub pseudonym_key: Option<PathBuf>,
@@ -31,6 +35,7 @@ impl NodeOptions {
         Self {
             data_dir: data_dir.into(),
             scoring_config: None,
+            weights: None,
             pseudonym_key: None,
             as_of: None,
             projection: ProjectionOptions::default(),
@@ -56,6 +61,10 @@ impl Node {
             }
             None => ScoringConfig::embedded_default()?,
         };
+        let config = match &options.weights {
+            Some(path) => with_weights(config, path)?,
+            None => config,
+        };
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating {}", options.data_dir.display()))?;
         let key_path = options
@@ -79,6 +88,18 @@ impl Node {
             recovery,
         })
     }
+}
+
+/// The configuration with a weights file's weights and version. Results
+/// keep their per-criterion explanations: only the weights change.
+fn with_weights(mut config: ScoringConfig, path: &Path) -> anyhow::Result<ScoringConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = WeightsFile::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
+    config.weights = file.weights().clone();
+    config.version = file.meta.version.clone();
+    tracing::info!(version = %config.version, weights = ?config.weights, "weights loaded");
+    Ok(config)
 }
 
 /// The pseudonym key must survive restarts (pseudonyms join CO to
