@@ -534,19 +534,7 @@ fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, D
         });
     }
     let requester = list.requester.clone().unwrap_or_default();
-    for (field, value) in [
-        ("user_id", &requester.user_id),
-        ("cpi_code", &requester.cpi_code),
-        ("channel", &requester.channel),
-        ("campaign_id", &requester.campaign_id),
-    ] {
-        if value.len() > 128 {
-            return Err(invalid(
-                &format!("list_issued.requester.{field}"),
-                "longer than 128 bytes",
-            ));
-        }
-    }
+    check_requester("list_issued.requester", &requester)?;
     Ok(IssuedList {
         direction,
         subject_id: list.subject_id.clone(),
@@ -562,6 +550,25 @@ fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, D
         weights_version: list.weights_version.clone(),
         rows,
     })
+}
+
+/// Who asked for a list: short identifiers, named by `prefix` when one is
+/// not. The API checks a request with this before recording its list.
+pub fn check_requester(prefix: &str, r: &pb::Requester) -> Result<(), DecodeError> {
+    for (field, value) in [
+        ("user_id", &r.user_id),
+        ("cpi_code", &r.cpi_code),
+        ("channel", &r.channel),
+        ("campaign_id", &r.campaign_id),
+    ] {
+        if value.len() > 128 {
+            return Err(invalid(
+                &format!("{prefix}.{field}"),
+                "longer than 128 bytes",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A CO date must be a real calendar day of working life: a fixed range,

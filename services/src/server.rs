@@ -56,19 +56,30 @@ impl MatchServiceImpl {
 
 fn requester(r: Option<&ev::Requester>) -> Result<ev::Requester, Status> {
     let r = r.cloned().unwrap_or_default();
-    for (field, value) in [
-        ("requester.user_id", &r.user_id),
-        ("requester.cpi_code", &r.cpi_code),
-        ("requester.channel", &r.channel),
-        ("requester.campaign_id", &r.campaign_id),
-    ] {
-        if value.len() > 128 {
-            return Err(Status::invalid_argument(format!(
-                "{field}: longer than 128 bytes"
-            )));
-        }
-    }
+    incontra_indexer::decode::check_requester("requester", &r)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
     Ok(r)
+}
+
+/// The record of a list about to be answered.
+fn list_record(
+    direction: ev::ListDirection,
+    subject_id: &str,
+    requester: ev::Requester,
+    today: Day,
+    state: &State,
+    read: &ReadSide,
+    items: &[matching::Ranked],
+) -> ev::ListIssued {
+    ev::ListIssued {
+        direction: direction as i32,
+        subject_id: subject_id.to_owned(),
+        requester: Some(requester),
+        issued_day: today,
+        log_position: state.counters().folded(),
+        weights_version: read.config.version.clone(),
+        rows: lists::rows(items),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -274,15 +285,15 @@ impl MatchService for MatchServiceImpl {
                     }
                 })
                 .collect();
-            let record = ev::ListIssued {
-                direction: ev::ListDirection::CandidatesForVacancy as i32,
-                subject_id: r.vacancy_id.clone(),
-                requester: Some(who),
-                issued_day: today,
-                log_position: state.counters().folded(),
-                weights_version: read.config.version.clone(),
-                rows: lists::rows(&list.items),
-            };
+            let record = list_record(
+                ev::ListDirection::CandidatesForVacancy,
+                &r.vacancy_id,
+                who,
+                today,
+                &state,
+                &read,
+                &list.items,
+            );
             Ok((
                 pb::MatchCandidatesResponse {
                     matches,
@@ -345,15 +356,15 @@ impl MatchService for MatchServiceImpl {
                     }
                 })
                 .collect();
-            let record = ev::ListIssued {
-                direction: ev::ListDirection::VacanciesForCandidate as i32,
-                subject_id: r.candidate_id.clone(),
-                requester: Some(who),
-                issued_day: today,
-                log_position: state.counters().folded(),
-                weights_version: read.config.version.clone(),
-                rows: lists::rows(&list.items),
-            };
+            let record = list_record(
+                ev::ListDirection::VacanciesForCandidate,
+                &r.candidate_id,
+                who,
+                today,
+                &state,
+                &read,
+                &list.items,
+            );
             Ok((
                 pb::MatchVacanciesResponse {
                     matches,

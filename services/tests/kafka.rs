@@ -706,15 +706,7 @@ async fn a_produced_hire_leaves_lists_and_outcomes_agree_across_replicas() {
     wait_consumed(&mut a, data.events.len() as u64).await;
     wait_consumed(&mut b, data.events.len() as u64).await;
 
-    let mut specs: HashMap<String, ev::Vacancy> = HashMap::new();
-    for e in &data.events {
-        if let Some(Payload::Vacancy(ev::VacancyEvent {
-            kind: Some(ev::vacancy_event::Kind::Published(v) | ev::vacancy_event::Kind::Updated(v)),
-        })) = &e.payload
-        {
-            specs.insert(e.entity_id.clone(), v.clone());
-        }
-    }
+    let specs = common::vacancy_specs(&data.events);
     let requester = ev::Requester {
         user_id: "op-7".into(),
         cpi_code: "TO02".into(),

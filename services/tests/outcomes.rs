@@ -111,15 +111,7 @@ async fn a_listed_hire_is_attributed_fills_the_vacancy_and_survives_a_restart() 
     let versions = common::max_versions(&data.events);
 
     // A single-position vacancy with a list of at least three.
-    let mut specs: HashMap<String, ev::Vacancy> = HashMap::new();
-    for e in &data.events {
-        if let Some(Payload::Vacancy(ev::VacancyEvent {
-            kind: Some(ev::vacancy_event::Kind::Published(v) | ev::vacancy_event::Kind::Updated(v)),
-        })) = &e.payload
-        {
-            specs.insert(e.entity_id.clone(), v.clone());
-        }
-    }
+    let specs = common::vacancy_specs(&data.events);
     let mut chosen = None;
     for id in &data.vacancy_ids {
         if specs.get(id).is_none_or(|s| s.positions != 1) {
@@ -365,15 +357,7 @@ async fn weights_learned_from_recorded_outcomes_are_loaded_at_run_time() {
     let mut c = common::client(server.addr).await;
     common::ingest_all(&mut c, &data.events, 2_000).await;
     let versions = common::max_versions(&data.events);
-    let mut specs: HashMap<String, ev::Vacancy> = HashMap::new();
-    for e in &data.events {
-        if let Some(Payload::Vacancy(ev::VacancyEvent {
-            kind: Some(ev::vacancy_event::Kind::Published(v) | ev::vacancy_event::Kind::Updated(v)),
-        })) = &e.payload
-        {
-            specs.insert(e.entity_id.clone(), v.clone());
-        }
-    }
+    let specs = common::vacancy_specs(&data.events);
 
     // Every list first, then the hires (a hire takes the worker out of the
     // lists that follow): two thirds of the lists on one day, the rest the

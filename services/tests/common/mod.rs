@@ -283,3 +283,17 @@ pub fn max_versions(events: &[Envelope]) -> HashMap<String, u64> {
     }
     out
 }
+
+/// The latest published or updated spec of every vacancy in `events`.
+pub fn vacancy_specs(events: &[Envelope]) -> HashMap<String, ev::Vacancy> {
+    let mut specs = HashMap::new();
+    for e in events {
+        if let Some(Payload::Vacancy(ev::VacancyEvent {
+            kind: Some(ev::vacancy_event::Kind::Published(v) | ev::vacancy_event::Kind::Updated(v)),
+        })) = &e.payload
+        {
+            specs.insert(e.entity_id.clone(), v.clone());
+        }
+    }
+    specs
+}
