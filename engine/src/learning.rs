@@ -258,12 +258,13 @@ impl<const N: usize> Pairs<N> {
                 }
             }
         }
-        for i in 0..N {
-            for j in 0..i {
-                h[j][i] = h[i][j];
-            }
-        }
-        (g, h)
+        // Only the lower triangle was summed: mirror it.
+        (
+            g,
+            std::array::from_fn(|i| {
+                std::array::from_fn(|j| if j <= i { h[i][j] } else { h[j][i] })
+            }),
+        )
     }
 
     /// Share of pairs with a positive margin, ties counting half.
@@ -416,7 +417,7 @@ fn newton_direction<const N: usize>(h: &[[f64; N]; N], g: &[f64; N], held: &[boo
                 sum -= l[a * n + k] * l[b * n + k];
             }
             if a == b {
-                if !(sum > 0.0) || !sum.is_finite() {
+                if sum.is_nan() || sum <= 0.0 || sum.is_infinite() {
                     return g.map(|x| -x);
                 }
                 l[a * n + a] = sum.sqrt();
@@ -542,7 +543,7 @@ pub fn fit(lists: &[TrainingList], config: &FitConfig) -> Result<LearnedWeights,
     let (v, iterations, converged) =
         objective.minimise(centre, config.max_iterations, config.tolerance);
     let sum: f64 = v.iter().sum();
-    if !(sum > 0.0) {
+    if sum.is_nan() || sum <= 0.0 {
         return Err(LearnError::Degenerate);
     }
     Ok(LearnedWeights {
@@ -1223,6 +1224,17 @@ mod tests {
             panic!("config/scoring.toml has no [weights]");
         };
         assert_eq!(weights_from_table(table, "weights").unwrap(), hand());
+    }
+
+    #[test]
+    fn the_committed_example_file_loads() {
+        let text = include_str!("../../config/weights/harness-2026-11-23-v1.toml");
+        let file = WeightsFile::from_toml(text).unwrap();
+        assert_eq!(file.meta.version, "harness-2026-11-23-v1");
+        assert_eq!(file.meta.prior, hand());
+        assert!(file.meta.held_out.is_some());
+        let sum: f64 = weights_to_array(file.weights()).iter().sum();
+        assert!((sum - 1.0).abs() < 1e-3, "weights sum to {sum}");
     }
 
     fn refused(edit: impl Fn(String) -> String) -> WeightsFileError {
