@@ -25,6 +25,13 @@
 //! the non-negative orthant: eight unknowns, so an 8×8 Hessian per step and a
 //! handful of steps. The result is normalised to sum to 1.
 //!
+//! How strongly to hold to the hand-set weights is a question for later
+//! outcomes, not for the training loss: [`select_l2`] fits each λ of a grid
+//! and keeps the one a caller-supplied validator (e.g. recall on vacancies
+//! published after the training ones) rates best. Weights travel as
+//! [`WeightsFile`]s (`config/weights/<version>.toml`), which a scoring
+//! configuration takes as `ScoringConfig { weights: file.weights().clone(), .. }`.
+//!
 //! Pairs are sorted before any sum is taken, so the fit is a function of the
 //! set of lists alone: the order of lists and rows changes nothing, bit for
 //! bit, and replicas training on the same outcomes get the same file.
