@@ -25,6 +25,13 @@
 //! the non-negative orthant: eight unknowns, so an 8×8 Hessian per step and a
 //! handful of steps. The result is normalised to sum to 1.
 //!
+//! How strongly to hold to the hand-set weights is a question for later
+//! outcomes, not for the training loss: [`select_l2`] fits each λ of a grid
+//! and keeps the one a caller-supplied validator (e.g. recall on vacancies
+//! published after the training ones) rates best. Weights travel as
+//! [`WeightsFile`]s (`config/weights/<version>.toml`), which a scoring
+//! configuration takes as `ScoringConfig { weights: file.weights().clone(), .. }`.
+//!
 //! Pairs are sorted before any sum is taken, so the fit is a function of the
 //! set of lists alone: the order of lists and rows changes nothing, bit for
 //! bit, and replicas training on the same outcomes get the same file.
@@ -258,12 +265,13 @@ impl<const N: usize> Pairs<N> {
                 }
             }
         }
-        for i in 0..N {
-            for j in 0..i {
-                h[j][i] = h[i][j];
-            }
-        }
-        (g, h)
+        // Only the lower triangle was summed: mirror it.
+        (
+            g,
+            std::array::from_fn(|i| {
+                std::array::from_fn(|j| if j <= i { h[i][j] } else { h[j][i] })
+            }),
+        )
     }
 
     /// Share of pairs with a positive margin, ties counting half.
@@ -416,7 +424,7 @@ fn newton_direction<const N: usize>(h: &[[f64; N]; N], g: &[f64; N], held: &[boo
                 sum -= l[a * n + k] * l[b * n + k];
             }
             if a == b {
-                if !(sum > 0.0) || !sum.is_finite() {
+                if sum.is_nan() || sum <= 0.0 || sum.is_infinite() {
                     return g.map(|x| -x);
                 }
                 l[a * n + a] = sum.sqrt();
@@ -542,7 +550,7 @@ pub fn fit(lists: &[TrainingList], config: &FitConfig) -> Result<LearnedWeights,
     let (v, iterations, converged) =
         objective.minimise(centre, config.max_iterations, config.tolerance);
     let sum: f64 = v.iter().sum();
-    if !(sum > 0.0) {
+    if sum.is_nan() || sum <= 0.0 {
         return Err(LearnError::Degenerate);
     }
     Ok(LearnedWeights {
@@ -561,6 +569,104 @@ pub fn fit(lists: &[TrainingList], config: &FitConfig) -> Result<LearnedWeights,
             iterations,
             converged,
         },
+    })
+}
+
+/// Candidate values of λ for [`select_l2`], a decade apart: from weights
+/// the outcomes move freely to weights that barely leave the hand-set ones.
+pub const L2_GRID: [f64; 5] = [0.001, 0.01, 0.1, 1.0, 10.0];
+
+/// Recall@k of `weights` re-ranking recorded lists: for each list with a
+/// hire, the share of its hired rows among the first `k` once the rows are
+/// ordered by Σ wᵢsᵢ (equal scores keep the recorded order), averaged over
+/// those lists. Hires a list did not show are not in the data and do not
+/// count; 0 when no list has a hire.
+pub fn list_recall_at(lists: &[TrainingList], weights: &Weights, k: usize) -> f64 {
+    let w = weights_to_array(weights);
+    let mut sum = 0.0;
+    let mut counted = 0usize;
+    for list in lists {
+        let hires = list.rows.iter().filter(|r| r.hired).count();
+        if hires == 0 {
+            continue;
+        }
+        let mut scored: Vec<(f64, bool)> = list
+            .rows
+            .iter()
+            .map(|r| (dot(&w, &r.similarities), r.hired))
+            .collect();
+        // Stable: equal scores keep the recorded order.
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let found = scored.iter().take(k).filter(|(_, hired)| *hired).count();
+        sum += found as f64 / hires as f64;
+        counted += 1;
+    }
+    if counted == 0 {
+        0.0
+    } else {
+        sum / counted as f64
+    }
+}
+
+/// One λ tried by [`select_l2`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct L2Trial {
+    pub l2: f64,
+    pub weights: Weights,
+    /// What the validator said of those weights (higher is better).
+    pub validation: f64,
+}
+
+/// What [`select_l2`] tried and chose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct L2Selection {
+    pub chosen: f64,
+    /// The validator's verdict on the hand-set weights.
+    pub prior_validation: f64,
+    pub trials: Vec<L2Trial>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Learn(#[from] LearnError),
+    #[error("validation: {0}")]
+    Validate(E),
+}
+
+/// Chooses λ: fits `fit_lists` with each λ of `grid` and keeps the one
+/// whose weights `validate` rates best (e.g. recall on vacancies published
+/// after those of `fit_lists`, or [`list_recall_at`] on later lists); on a
+/// tie, the largest λ, the weights closest to the hand-set ones.
+pub fn select_l2<E: std::error::Error + 'static>(
+    fit_lists: &[TrainingList],
+    base: &FitConfig,
+    grid: &[f64],
+    mut validate: impl FnMut(&Weights) -> Result<f64, E>,
+) -> Result<L2Selection, SelectError<E>> {
+    let mut trials = Vec::with_capacity(grid.len());
+    for &l2 in grid {
+        let config = FitConfig { l2, ..base.clone() };
+        let learned = fit(fit_lists, &config)?;
+        trials.push(L2Trial {
+            l2,
+            validation: validate(&learned.weights).map_err(SelectError::Validate)?,
+            weights: learned.weights,
+        });
+    }
+    let chosen = trials
+        .iter()
+        .max_by(|a, b| {
+            a.validation
+                .total_cmp(&b.validation)
+                .then_with(|| a.l2.total_cmp(&b.l2))
+        })
+        .map(|t| t.l2)
+        .ok_or(LearnError::Config("the grid of l2 values is empty"))?;
+    Ok(L2Selection {
+        chosen,
+        prior_validation: validate(&base.prior).map_err(SelectError::Validate)?,
+        trials,
     })
 }
 
@@ -1019,6 +1125,60 @@ mod tests {
         assert!(elapsed.as_secs_f64() < 30.0, "took {elapsed:?}");
     }
 
+    #[test]
+    fn list_recall_counts_hires_moved_into_the_cut() {
+        let row = |s: f64, hired| TrainingRow {
+            similarities: [s, 1.0 - s, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            hired,
+        };
+        let lists = vec![
+            TrainingList {
+                rows: vec![row(0.9, false), row(0.8, false), row(0.1, true)],
+            },
+            TrainingList {
+                rows: vec![row(0.9, true), row(0.2, false)],
+            },
+            TrainingList {
+                rows: vec![row(0.5, false)],
+            },
+        ];
+        let on = |first: f64, second: f64| {
+            let mut w = weights_from_array([0.0; CRITERIA]);
+            w.profession = first;
+            w.skills = second;
+            w
+        };
+        // By the first criterion: list 1 puts its hire third, list 2 first.
+        assert_eq!(list_recall_at(&lists, &on(1.0, 0.0), 1), 0.5);
+        assert_eq!(list_recall_at(&lists, &on(1.0, 0.0), 2), 0.5);
+        assert_eq!(list_recall_at(&lists, &on(1.0, 0.0), 3), 1.0);
+        // By the second: list 1's hire comes first, list 2's second.
+        assert_eq!(list_recall_at(&lists, &on(0.0, 1.0), 1), 0.5);
+        assert_eq!(list_recall_at(&lists, &on(0.0, 1.0), 2), 1.0);
+        // Equal scores keep the recorded order: the hire stays third.
+        assert_eq!(list_recall_at(&lists, &on(0.0, 0.0), 2), 0.5);
+        // No list with a hire.
+        assert_eq!(list_recall_at(&lists[2..], &on(1.0, 0.0), 3), 0.0);
+    }
+
+    #[test]
+    fn selecting_l2_prefers_free_weights_when_the_truth_is_far_from_the_prior() {
+        let fit_lists = synthetic(TRUTH, 400, 50, 11);
+        let on = |validation: Vec<TrainingList>| {
+            select_l2(&fit_lists, &FitConfig::new(hand()), &[0.01, 1e6], |w| {
+                Ok::<_, std::convert::Infallible>(list_recall_at(&validation, w, 10))
+            })
+            .unwrap()
+        };
+        let selection = on(synthetic(TRUTH, 200, 50, 12));
+        assert_eq!(selection.trials.len(), 2);
+        assert_eq!(selection.chosen, 0.01, "{selection:?}");
+        assert!(selection.trials[0].validation > selection.prior_validation);
+        // Later outcomes made by the hand-set weights: stay close to them.
+        let selection = on(synthetic(weights_to_array(&hand()), 200, 50, 13));
+        assert_eq!(selection.chosen, 1e6, "{selection:?}");
+    }
+
     fn sample_file() -> WeightsFile {
         WeightsFile::new(
             WeightsMeta {
@@ -1071,6 +1231,17 @@ mod tests {
             panic!("config/scoring.toml has no [weights]");
         };
         assert_eq!(weights_from_table(table, "weights").unwrap(), hand());
+    }
+
+    #[test]
+    fn the_committed_example_file_loads() {
+        let text = include_str!("../../config/weights/harness-2026-11-23-v1.toml");
+        let file = WeightsFile::from_toml(text).unwrap();
+        assert_eq!(file.meta.version, "harness-2026-11-23-v1");
+        assert_eq!(file.meta.prior, hand());
+        assert!(file.meta.held_out.is_some());
+        let sum: f64 = weights_to_array(file.weights()).iter().sum();
+        assert!((sum - 1.0).abs() < 1e-3, "weights sum to {sum}");
     }
 
     fn refused(edit: impl Fn(String) -> String) -> WeightsFileError {

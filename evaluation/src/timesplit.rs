@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use incontra_engine::config::{ScoringConfig, Weights};
 use incontra_engine::learning::{
-    fit, round_weights, weights_to_array, FitConfig, HeldOutMetrics, LearnError, LearnedWeights,
-    TrainingList, TrainingRow, WeightsFile, WeightsFileError, WeightsMeta, CRITERIA, DEFAULT_L2,
+    fit, round_weights, select_l2, weights_to_array, FitConfig, HeldOutMetrics, L2Selection,
+    LearnError, LearnedWeights, SelectError, TrainingList, TrainingRow, WeightsFile,
+    WeightsFileError, WeightsMeta, CRITERIA, L2_GRID,
 };
 use incontra_engine::matching::{match_candidates, ListRequest, RankedList};
 use incontra_engine::model::{format_day, Day};
@@ -36,6 +37,10 @@ pub const TRAINING_LIST_LIMIT: usize = 100;
 
 /// Share of the open vacancies, earliest published first, that trains.
 pub const DEFAULT_TRAINING_SHARE: f64 = 0.6;
+
+/// Share of the training lists, earliest published first, that λ is fitted
+/// on when it is chosen; the rest validate.
+pub const VALIDATION_SPLIT: f64 = 0.75;
 
 /// Decimals the learned weights are rounded to before they are measured,
 /// so the file written is exactly what the table reports.
@@ -66,8 +71,14 @@ pub struct TimeSplitConfig {
     /// vacancies published on the cut day all go to the held-out period).
     pub training_share: f64,
     pub training_list_limit: usize,
-    /// λ of [`FitConfig`].
-    pub l2: f64,
+    /// λ of [`FitConfig`]; `None` chooses it on the training period alone
+    /// ([`select_l2`] over [`L2_GRID`]: fitted on the lists of the first
+    /// [`VALIDATION_SPLIT`] of its vacancies, judged by the engine's
+    /// recall@50 on the rest).
+    pub l2: Option<f64>,
+    /// Diagnostic: fit on the held-out period itself, to bound what any
+    /// reweighting could gain there. Not a result: it has seen the answers.
+    pub in_sample_bound: bool,
 }
 
 impl TimeSplitConfig {
@@ -76,7 +87,8 @@ impl TimeSplitConfig {
             eval,
             training_share: DEFAULT_TRAINING_SHARE,
             training_list_limit: TRAINING_LIST_LIMIT,
-            l2: DEFAULT_L2,
+            l2: None,
+            in_sample_bound: false,
         }
     }
 }
@@ -105,7 +117,11 @@ pub struct TimeSplit {
     /// Training hires that the hand-set list showed (the rest are unseen).
     pub training_hires_listed: usize,
     pub training_list_limit: usize,
+    pub in_sample_bound: bool,
+    /// λ used for the final fit on the whole training period.
     pub l2: f64,
+    /// How λ was chosen, when it was.
+    pub l2_selection: Option<L2Selection>,
     pub hand_weights: Weights,
     /// Rounded to four decimals; the report is the unrounded fit's.
     pub learned: LearnedWeights,
@@ -116,6 +132,8 @@ pub struct TimeSplit {
     pub explanation_problems: usize,
     pub problem_samples: Vec<String>,
     pub build_time: Duration,
+    /// Time spent choosing λ (its validation lists included) and fitting.
+    pub fit_time: Duration,
     pub evaluation_time: Duration,
 }
 
@@ -185,6 +203,11 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         ))
     })?;
     let (training, held_out): (Vec<_>, Vec<_>) = dated.into_iter().partition(|(d, _)| *d < cut);
+    let training = if config.in_sample_bound {
+        held_out.clone()
+    } else {
+        training
+    };
     if training.is_empty() || held_out.is_empty() {
         return Err(TimeSplitError::Split(format!(
             "every open vacancy was published on one day ({cut})"
@@ -198,14 +221,20 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         hires: part.iter().map(|(_, o)| o.hires.len()).sum(),
     };
 
+    let request = ListRequest {
+        limit: LIST_LIMIT,
+        ..ListRequest::default()
+    };
     // Training: the hand-set lists, as the server issued them, labelled.
     let training_request = ListRequest {
         limit: config.training_list_limit,
         ..ListRequest::default()
     };
     let mut lists = Vec::new();
+    let mut list_days = Vec::new();
+    let mut listed_vacancies = Vec::new();
     let mut listed = 0;
-    for (_, outcome) in &training {
+    for (day, outcome) in &training {
         let Some(vacancy) = state.vacancy(&outcome.vacancy_id) else {
             continue;
         };
@@ -224,13 +253,58 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         let list = training_list(&list, &hires);
         listed += list.rows.iter().filter(|r| r.hired).count();
         lists.push(list);
+        list_days.push(*day);
+        listed_vacancies.push(*outcome);
     }
     let hand_weights = read.config.weights.clone();
-    let fit_config = FitConfig {
-        l2: config.l2,
-        ..FitConfig::new(hand_weights.clone())
+    let fit_started = Instant::now();
+    let base = FitConfig::new(hand_weights.clone());
+    let (l2, l2_selection) = match config.l2 {
+        Some(l2) => (l2, None),
+        None => {
+            // Lists are in publication order: fit on the earlier ones, and
+            // judge each λ by the engine's own lists (as the held-out period
+            // is judged) on the vacancies of the later ones.
+            let cut = cut_day(&list_days, VALIDATION_SPLIT).ok_or_else(|| {
+                TimeSplitError::Split("too few training lists to choose lambda".into())
+            })?;
+            let n = list_days.iter().filter(|d| **d < cut).count();
+            let validation = &listed_vacancies[n..];
+            let mut texts = Vec::with_capacity(validation.len());
+            for outcome in validation {
+                match state.vacancy(&outcome.vacancy_id) {
+                    Some(v) => texts.push(eval(read.candidate_relevance(v))?),
+                    None => texts.push(Default::default()),
+                }
+            }
+            let validate = |weights: &Weights| -> Result<f64, EvalError> {
+                let scoring = ScoringConfig {
+                    weights: weights.clone(),
+                    ..read.config.clone()
+                };
+                let ctx = Context {
+                    config: &scoring,
+                    ..read.context(today)
+                };
+                let mut acc = Accumulator::new();
+                for (outcome, text) in validation.iter().zip(&texts) {
+                    let list = match_candidates(&state, &ctx, &outcome.vacancy_id, &request, text)?;
+                    let hires: HashSet<&str> = outcome.hires.iter().map(String::as_str).collect();
+                    let ids: Vec<String> = list.items.into_iter().map(|m| m.id).collect();
+                    acc.add(&ids, &hires);
+                }
+                Ok(acc.finish(&HashSet::new()).recall_at_50)
+            };
+            let selection =
+                select_l2(&lists[..n], &base, &L2_GRID, validate).map_err(|e| match e {
+                    SelectError::Learn(e) => TimeSplitError::Learn(e),
+                    SelectError::Validate(e) => TimeSplitError::Eval(e),
+                })?;
+            (selection.chosen, Some(selection))
+        }
     };
-    let mut learned = fit(&lists, &fit_config)?;
+    let mut learned = fit(&lists, &FitConfig { l2, ..base })?;
+    let fit_time = fit_started.elapsed();
     learned.weights = round_weights(&learned.weights, WEIGHT_DECIMALS);
 
     // Held out: the same lists with only the weights changed.
@@ -241,10 +315,6 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
     let learned_ctx = Context {
         config: &learned_config,
         ..read.context(today)
-    };
-    let request = ListRequest {
-        limit: LIST_LIMIT,
-        ..ListRequest::default()
     };
     let mut hand_acc = Accumulator::new();
     let mut learned_acc = Accumulator::new();
@@ -298,7 +368,9 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         held_out: period(&held_out),
         training_hires_listed: listed,
         training_list_limit: config.training_list_limit,
-        l2: config.l2,
+        in_sample_bound: config.in_sample_bound,
+        l2,
+        l2_selection,
         hand_weights,
         learned,
         hand: hand_acc.finish(&pool_union),
@@ -307,6 +379,7 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         explanation_problems: problem_count,
         problem_samples: problems,
         build_time: world.build_time(),
+        fit_time,
         evaluation_time: started.elapsed(),
     })
 }
@@ -345,8 +418,14 @@ impl TimeSplit {
                 method: format!(
                     "pairwise logistic loss (RankNet) over the 8 criterion similarities of the \
                      hand-set top-{} lists, every list weighted alike, L2 pull towards the \
-                     hand-set weights (lambda {}), projected Newton, weights >= 0 normalised to 1",
-                    self.training_list_limit, self.l2
+                     hand-set weights (lambda {}{}), projected Newton, weights >= 0 normalised to 1",
+                    self.training_list_limit,
+                    self.l2,
+                    if self.l2_selection.is_some() {
+                        ", chosen on the last quarter of the training period's vacancies"
+                    } else {
+                        ""
+                    }
                 ),
                 training_from: iso_day(self.training.from),
                 training_to: iso_day(self.training.to),
@@ -386,6 +465,13 @@ impl TimeSplit {
             )
         };
         let r = &self.learned.report;
+        if self.in_sample_bound {
+            let _ = writeln!(
+                out,
+                "**Diagnostic: trained on the held-out period itself** (an upper bound on what \
+                 reweighting can gain there, not a result).  "
+            );
+        }
         let _ = writeln!(
             out,
             "World: {} candidates, generator seed {}, market seed {}, today {}.  ",
@@ -398,7 +484,7 @@ impl TimeSplit {
         let _ = writeln!(out, "Held-out period: {}.  ", period(&self.held_out));
         let _ = writeln!(
             out,
-            "Fit: {} hand-set lists of up to {} rows, {} of them with a hire listed; {} of the {} \
+            "Fit: {} hand-set lists of up to {} rows, {} of them with a hire listed (and someone not hired); {} of the {} \
              training hires were on their list; {} pairs; prior scale {:.1}; pairwise accuracy \
              {:.3} (hand-set) to {:.3} (learned); loss {:.4} to {:.4}; {} Newton steps{}; lambda {}.  ",
             r.lists,
@@ -416,6 +502,22 @@ impl TimeSplit {
             if r.converged { "" } else { " (not converged)" },
             self.l2
         );
+        if let Some(selection) = &self.l2_selection {
+            let trials: Vec<String> = selection
+                .trials
+                .iter()
+                .map(|t| format!("{} → {:.3}", t.l2, t.validation))
+                .collect();
+            let _ = writeln!(
+                out,
+                "Lambda chosen on the training period alone: fitted on the lists of its first \
+                 {:.0}% of vacancies, engine recall@{} on the rest (hand-set {:.3}): {}.  ",
+                VALIDATION_SPLIT * 100.0,
+                LIST_LIMIT,
+                selection.prior_validation,
+                trials.join(", ")
+            );
+        }
         let _ = writeln!(
             out,
             "Explanations: {} learned lists checked, {} problems.",

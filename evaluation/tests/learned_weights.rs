@@ -3,15 +3,29 @@
 //! least as well as the hand-set weights, and the lists they produce must
 //! keep their explanations (`docs/EVALUATION.md`, "Learning weights from
 //! hires").
+//!
+//! The dense CI world has few vacancies (34 with hires train, 23 test), so
+//! two things differ from the published demo run. λ is fixed at
+//! [`DEFAULT_L2`]: chosen automatically, every λ ties on the nine validation
+//! vacancies, the largest wins and the weights barely leave the hand-set
+//! ones, which would make the comparison empty. And the assertion is "not
+//! worse", not "better": at this scale the learned weights tie on recall@50
+//! (0.506 both, 23 vacancies, 51 hires; measured when the test was
+//! written), and on the demo world the lift is within noise too
+//! (`docs/EVALUATION.md`). The guard catches a fit or a weights path that
+//! makes lists worse, or loses their explanations.
 
-use incontra_engine::learning::{weights_to_array, WeightsFile};
+use incontra_engine::learning::{weights_to_array, WeightsFile, DEFAULT_L2};
 use incontra_evaluation::timesplit::{time_split, TimeSplitConfig};
 use incontra_evaluation::EvalConfig;
 
 #[test]
 fn learned_weights_do_not_rank_the_held_out_period_worse_than_hand_set_ones() {
-    let split = time_split(&TimeSplitConfig::new(EvalConfig::dense_ci()))
-        .expect("the dense CI world splits and fits");
+    let config = TimeSplitConfig {
+        l2: Some(DEFAULT_L2),
+        ..TimeSplitConfig::new(EvalConfig::dense_ci())
+    };
+    let split = time_split(&config).expect("the dense CI world splits and fits");
     println!("{}", split.to_markdown());
     println!(
         "built in {:.1} s, trained and evaluated in {:.1} s",

@@ -55,10 +55,19 @@ struct Args {
     /// first, that trains (default 0.6).
     #[arg(long, requires = "time_split")]
     training_share: Option<f64>,
+    /// With --time-split: rows of the hand-set lists recorded for training
+    /// (default 100).
+    #[arg(long, requires = "time_split")]
+    training_list_limit: Option<usize>,
     /// With --time-split: strength of the pull towards the hand-set weights
-    /// (default engine::learning::DEFAULT_L2).
+    /// (default: chosen on the training period alone).
     #[arg(long, requires = "time_split")]
     l2: Option<f64>,
+    /// With --time-split, a diagnostic: train on the held-out period itself,
+    /// bounding what any reweighting could gain there (refuses
+    /// --write-weights).
+    #[arg(long, requires = "time_split", conflicts_with = "write_weights")]
+    in_sample_bound: bool,
     /// With --time-split: write the learned weights to this versioned file
     /// (its stem is the version, e.g. config/weights/harness-2026-11-23-v1.toml).
     #[arg(long, requires = "time_split", value_name = "PATH")]
@@ -132,17 +141,26 @@ fn run_time_split(args: &Args, eval: EvalConfig) -> anyhow::Result<()> {
         }
         config.training_share = share;
     }
+    if let Some(limit) = args.training_list_limit {
+        if limit < 2 {
+            bail!("--training-list-limit must be at least 2");
+        }
+        config.training_list_limit = limit;
+    }
     if let Some(l2) = args.l2 {
         if !(l2 > 0.0 && l2.is_finite()) {
             bail!("--l2 must be a positive number");
         }
-        config.l2 = l2;
+        config.l2 = Some(l2);
     }
+    config.in_sample_bound = args.in_sample_bound;
     let split = time_split(&config).context("time-split evaluation failed")?;
     eprintln!(
-        "world built in {:.1} s, trained and evaluated in {:.1} s",
+        "world built in {:.1} s, trained and evaluated in {:.1} s (lambda chosen and weights \
+         fitted in {:.3} s)",
         split.build_time.as_secs_f64(),
-        split.evaluation_time.as_secs_f64()
+        split.evaluation_time.as_secs_f64(),
+        split.fit_time.as_secs_f64()
     );
     for problem in &split.problem_samples {
         eprintln!("explanation problem: {problem}");
