@@ -10,9 +10,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use incontra_datagen::GeneratorConfig;
-use incontra_evaluation::market::{Biases, MarketConfig};
+use incontra_evaluation::market::{Biases, MarketConfig, Preferences};
 use incontra_evaluation::timesplit::{time_split, TimeSplitConfig};
 use incontra_evaluation::{evaluate, EvalConfig};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Employers {
+    Documented,
+    NearHires,
+    SkillsFirst,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +47,10 @@ struct Args {
     /// Switch off the simulated employers' biases.
     #[arg(long)]
     no_biases: bool,
+    /// What the simulated employers value: the default market, or one whose
+    /// preferences the hand-set weights were not tuned on.
+    #[arg(long, value_enum, default_value = "documented")]
+    employers: Employers,
     /// Use the small CI world (GeneratorConfig::small()) as the base.
     #[arg(long)]
     small: bool,
@@ -106,6 +117,11 @@ fn main() -> anyhow::Result<()> {
     if args.no_biases {
         market.biases = Biases::none();
     }
+    let market = market.with_preferences(match args.employers {
+        Employers::Documented => Preferences::Documented,
+        Employers::NearHires => Preferences::NearHires,
+        Employers::SkillsFirst => Preferences::SkillsFirst,
+    });
     let config = EvalConfig { world, market };
     if args.time_split {
         return run_time_split(&args, config);
