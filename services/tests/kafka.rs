@@ -489,6 +489,16 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_keeps_flo
             .any(|l| l.starts_with("incontra_kafka_consumer_lag{") && l.ends_with(" 0")),
         "no lag gauge:\n{metrics}"
     );
+    // Outcome gauges are computed at start and every minute after; nothing
+    // has been hired from a list here, so the overall rate is 0.
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("incontra_outcome_intermediation_rate{")
+                && l.contains("by=\"overall\"")
+                && l.ends_with(" 0")),
+        "no outcome gauge:\n{metrics}"
+    );
 }
 
 /// Commax-style mass hiring: `count` hire notices for distinct workers.
