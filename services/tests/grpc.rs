@@ -1049,6 +1049,35 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
         "query",
     );
     assert_invalid(
+        c.match_candidates(pb::MatchCandidatesRequest {
+            vacancy_id: v.clone(),
+            requester: Some(ev::Requester {
+                user_id: "x".repeat(129),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await,
+        "requester.user_id",
+    );
+    assert_invalid(
+        c.get_outcomes(pb::GetOutcomesRequest {
+            from_day: 20_000,
+            to_day: 19_000,
+            window_days: 0,
+        })
+        .await,
+        "from_day",
+    );
+    assert_invalid(
+        c.get_outcomes(pb::GetOutcomesRequest {
+            window_days: 100_000,
+            ..Default::default()
+        })
+        .await,
+        "window_days",
+    );
+    assert_invalid(
         c.explain(pb::ExplainRequest {
             vacancy_id: String::new(),
             candidate_id: candidate.clone(),
