@@ -38,12 +38,14 @@ pub struct ScaleConfig {
 }
 
 impl ScaleConfig {
-    /// The national scale: 1 M candidates, 200 k vacancies, 10 M CO.
+    /// The national scale: 1 M candidates, 200 k open vacancies
+    /// (of 350 k generated: the rest are filled, withdrawn or expired on
+    /// the world's today), 10 M CO.
     pub fn full() -> Self {
         ScaleConfig {
             seed: GeneratorConfig::demo().seed,
             candidates: 1_000_000,
-            vacancies: 200_000,
+            vacancies: 350_000,
             co_events: 10_000_000,
         }
     }
@@ -53,7 +55,7 @@ impl ScaleConfig {
         let full = Self::full();
         ScaleConfig {
             candidates,
-            vacancies: (candidates / 5).max(1),
+            vacancies: (candidates * 7 / 20).max(1),
             co_events: candidates * 10,
             ..full
         }
@@ -274,7 +276,7 @@ mod tests {
             .unwrap();
         assert_eq!(read.len() as u64, manifest.events());
         assert_eq!(read, expected);
-        assert_eq!(manifest.vacancies, 60);
+        assert_eq!(manifest.vacancies, 105);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

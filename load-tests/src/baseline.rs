@@ -5,6 +5,10 @@
 //! full-text `ts_rank` in place of BM25, and distance from comune
 //! coordinates.
 //!
+//! Tables are unlogged: they are derived data, rebuilt from the events at
+//! will, so write-ahead logging would only slow the load and fill the disk
+//! (queries read them exactly as logged tables).
+//!
 //! Indexes are the ones a DBA would add: btree on the candidate's comune,
 //! GIN on the profile's tsvector, btree on the contracts' worker, and a
 //! per-comune table of the farthest any resident travels (the SQL twin of
@@ -27,8 +31,8 @@ const TEXT_DEPTH: usize = incontra_indexer::projection::TEXT_RELEVANCE_DEPTH;
 
 const SCHEMA: &str = "
 DROP TABLE IF EXISTS comuni, candidates, contracts, vacancies, comune_reach;
-CREATE TABLE comuni (istat text PRIMARY KEY, lat float8 NOT NULL, lon float8 NOT NULL);
-CREATE TABLE candidates (
+CREATE UNLOGGED TABLE comuni (istat text PRIMARY KEY, lat float8 NOT NULL, lon float8 NOT NULL);
+CREATE UNLOGGED TABLE candidates (
     id text PRIMARY KEY,
     comune text NOT NULL,
     max_distance_km int NOT NULL,
@@ -54,8 +58,8 @@ CREATE TABLE candidates (
     profile_text text NOT NULL,
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('italian', profile_text)) STORED
 );
-CREATE TABLE contracts (candidate_id text NOT NULL, start_day int NOT NULL, last_day int NOT NULL, hours int NOT NULL);
-CREATE TABLE vacancies (
+CREATE UNLOGGED TABLE contracts (candidate_id text NOT NULL, start_day int NOT NULL, last_day int NOT NULL, hours int NOT NULL);
+CREATE UNLOGGED TABLE vacancies (
     id text PRIMARY KEY,
     comune text NOT NULL,
     status smallint NOT NULL,
@@ -83,7 +87,7 @@ const INDEXES: &str = "
 CREATE INDEX candidates_comune ON candidates (comune);
 CREATE INDEX candidates_tsv ON candidates USING gin (tsv);
 CREATE INDEX contracts_candidate ON contracts (candidate_id);
-CREATE TABLE comune_reach AS
+CREATE UNLOGGED TABLE comune_reach AS
     SELECT comune, max(least(CASE WHEN max_distance_km = 0 THEN {default_km} ELSE max_distance_km END, {max_search_km})) AS max_km
     FROM candidates GROUP BY comune;
 ALTER TABLE comune_reach ADD PRIMARY KEY (comune);
@@ -356,7 +360,7 @@ pub fn match_candidates_sql(config: &ScoringConfig) -> String {
     let box_deg = f64::from(d.max_search_km) / d.road_factor / 110.0;
     format!(
         "
-WITH v AS (
+WITH v AS MATERIALIZED (
     SELECT v.*, co.lat AS vlat, co.lon AS vlon,
            CASE WHEN v.min_exp_months = 0 THEN {full_credit} ELSE v.min_exp_months END AS exp_target,
            replace(plainto_tsquery('italian', v.query_text)::text, ' & ', ' | ')::tsquery AS q
@@ -374,11 +378,15 @@ near AS (
     WHERE c.lat BETWEEN v.vlat - {box_deg} AND v.vlat + {box_deg}
       AND d.km <= {max_search} AND d.km <= greatest(r.max_km, {default_km})
 ),
-relevance AS (
-    SELECT t.id, t.r / max(t.r) OVER () AS rel
-    FROM (SELECT c.id, ts_rank(c.tsv, v.q) AS r
-          FROM candidates c, v WHERE c.tsv @@ v.q
-          ORDER BY r DESC LIMIT {text_depth}) t
+-- BM25's twin: ts_rank over the whole register, scaled by the best, and
+-- zero outside the best {text_depth} (ties at the cut dropped), as the engine.
+ranks AS MATERIALIZED (
+    SELECT ts_rank(c.tsv, v.q) AS r
+    FROM candidates c, v WHERE c.tsv @@ v.q
+    ORDER BY r DESC LIMIT {text_depth} + 1
+),
+bounds AS MATERIALIZED (
+    SELECT max(r) AS best, CASE WHEN count(*) > {text_depth} THEN min(r) ELSE 0.0 END AS cut FROM ranks
 ),
 eligible AS (
     SELECT c.*, n.km
@@ -392,8 +400,12 @@ eligible AS (
                     WHERE k.candidate_id = c.id AND k.start_day <= $2 AND k.last_day >= $2), 0)
           + v.hours <= 100
 ),
+relevant AS (
+    SELECT e.*, CASE WHEN e.tsv @@ v.q THEN ts_rank(e.tsv, v.q) ELSE 0.0 END AS r
+    FROM eligible e, v
+),
 scored AS (
-    SELECT e.id,
+    SELECT e.id, rel.text,
       (( {w_prof} * (CASE WHEN v.prof_segments = 0 THEN 0.0 ELSE
             (SELECT count(*) FROM unnest(v.prof_prefixes) p WHERE p = ANY (e.prof_prefixes))::float8 / v.prof_segments END)
       + {w_skills} * (SELECT CASE WHEN rq IS NOT NULL AND pf IS NOT NULL THEN {share} * rq + (1 - {share}) * pf
@@ -403,7 +415,7 @@ scored AS (
                  FROM unnest(v.req_skills) s) AS rq,
                 (SELECT avg(CASE WHEN s = ANY (e.cert_skills) THEN 1.0 WHEN s = ANY (e.skills) THEN {declared} ELSE 0.0 END)
                  FROM unnest(v.pref_skills) s) AS pf) x)
-      + {w_text} * coalesce(t.rel, 0.0)
+      + {w_text} * rel.text
       + {w_dist} * exp(-e.km / {decay})
       + {w_exp} * least(1.0, (SELECT coalesce(sum(x.m), 0) FROM unnest(e.exp_codes, e.exp_months) x(code, m)
             WHERE x.code = v.exp_prefix OR x.code LIKE v.exp_prefix || '.%')::float8 / v.exp_target)
@@ -420,11 +432,10 @@ scored AS (
       + (CASE WHEN e.income_support <> 0 THEN {b_benefit} ELSE 0.0 END)
       + (CASE WHEN e.vulnerable THEN {b_vulnerable} ELSE 0.0 END)
       + (CASE WHEN e.gol_path = {gol_path} THEN {b_gol} ELSE 0.0 END))::float8 AS score
-    FROM eligible e CROSS JOIN v LEFT JOIN relevance t ON t.id = e.id
+    FROM relevant e CROSS JOIN v CROSS JOIN bounds b
+    CROSS JOIN LATERAL (SELECT (CASE WHEN e.r > b.cut AND b.best > 0 THEN e.r / b.best ELSE 0.0 END)::float8 AS text) rel
 )
-SELECT s.id, s.score, coalesce(t.rel, 0.0)::float8 AS text
-FROM scored s LEFT JOIN relevance t ON t.id = s.id
-ORDER BY s.score DESC, s.id LIMIT $3
+SELECT id, score, text FROM scored ORDER BY score DESC, id LIMIT $3
 ",
         full_credit = config.experience.full_credit_months.max(1),
         road = d.road_factor,

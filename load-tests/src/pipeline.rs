@@ -96,7 +96,7 @@ impl BenchConfig {
                 ("shared_buffers", "2GB".into()),
                 ("work_mem", "64MB".into()),
                 ("maintenance_work_mem", "1GB".into()),
-                ("max_wal_size", "8GB".into()),
+                ("max_wal_size", "2GB".into()),
             ],
             ..Self::quick(work_dir, incontra)
         }
