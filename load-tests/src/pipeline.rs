@@ -322,6 +322,8 @@ pub async fn run(config: &BenchConfig, progress: &dyn Fn(&str)) -> anyhow::Resul
 
     // Latency and throughput.
     let clients = connections(&node, 4).await?;
+    let probe = candidate_sample[0].clone();
+    let idle = probe_latency(&mut client, &probe).await;
     for rpc in [Rpc::MatchCandidates, Rpc::MatchVacancies] {
         let ids = match rpc {
             Rpc::MatchCandidates => &vacancy_sample,
@@ -338,7 +340,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn Fn(&str)) -> anyhow::Resul
             config.max_in_flight,
         )
         .await;
-        wait_idle(&mut client).await;
+        wait_idle(&mut client, &probe, idle).await;
         progress(&format!("{}: closed loop", rpc.name()));
         let closed = measure::closed_loop(
             &clients,
@@ -348,7 +350,7 @@ pub async fn run(config: &BenchConfig, progress: &dyn Fn(&str)) -> anyhow::Resul
             config.closed_loop,
         )
         .await;
-        wait_idle(&mut client).await;
+        wait_idle(&mut client, &probe, idle).await;
         report.latency.push((rpc, open, closed));
     }
     drop(clients);
@@ -399,19 +401,38 @@ pub async fn run(config: &BenchConfig, progress: &dyn Fn(&str)) -> anyhow::Resul
     Ok(report)
 }
 
-/// Waits until a status call answers quickly again: the blocking pool has
-/// drained what an overloaded phase left queued.
-async fn wait_idle(client: &mut Client) {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while Instant::now() < deadline {
+/// Waits until the node is idle again: calls the client gave up on keep
+/// running in the node's blocking pool, and the next phase must not share
+/// the cores with them. Idle = a real list answers within twice its idle
+/// latency (plus 20 ms of slack) twice in a row.
+async fn wait_idle(client: &mut Client, probe: &str, idle: Duration) {
+    let limit = idle * 2 + Duration::from_millis(20);
+    let deadline = Instant::now() + Duration::from_secs(1_800);
+    let mut quick = 0;
+    while Instant::now() < deadline && quick < 2 {
         let t = Instant::now();
-        let r = measure::call(client, Rpc::MatchVacancies, "", 1).await;
-        // An empty id is refused at once, but only after the queue ahead.
-        if r.is_err() && t.elapsed() < Duration::from_millis(50) {
-            return;
+        let answered = measure::call(client, Rpc::MatchVacancies, probe, 50)
+            .await
+            .is_ok();
+        if answered && t.elapsed() <= limit {
+            quick += 1;
+        } else {
+            quick = 0;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The idle latency of the probe `wait_idle` uses: the median of five.
+async fn probe_latency(client: &mut Client, probe: &str) -> Duration {
+    let mut latencies = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let _ = measure::call(client, Rpc::MatchVacancies, probe, 50).await;
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    latencies[2]
 }
 
 async fn compare(
