@@ -198,7 +198,10 @@ fn candidate_row(out: &mut String, c: &Candidate, state: &State, reference: &Ref
     out.push('\t');
     array(out, p.skills.iter().map(|s| s.to_ascii_lowercase()));
     out.push('\t');
-    array(out, p.certified_skills.iter().map(|s| s.to_ascii_lowercase()));
+    array(
+        out,
+        p.certified_skills.iter().map(|s| s.to_ascii_lowercase()),
+    );
     let _ = write!(out, "\t{}\t", p.education as i64);
     array(out, p.languages.iter().map(|l| l.language.as_str()));
     out.push('\t');
@@ -222,11 +225,7 @@ fn vacancy_row(out: &mut String, v: &Vacancy, config: &ScoringConfig, reference:
     let segments = prefixes(&s.profession_code);
     // The engine's relevant experience: the first `relevant_depth` levels
     // (at most the code's own, at least one) equal.
-    let depth = config
-        .experience
-        .relevant_depth
-        .min(segments.len())
-        .max(1);
+    let depth = config.experience.relevant_depth.min(segments.len()).max(1);
     let exp_prefix = segments.get(depth - 1).cloned().unwrap_or_default();
     let status = match v.status {
         VacancyStatus::Open => 0,
@@ -245,9 +244,15 @@ fn vacancy_row(out: &mut String, v: &Vacancy, config: &ScoringConfig, reference:
     let _ = write!(out, "\t{}\t", segments.len());
     field(out, &exp_prefix);
     let _ = write!(out, "\t{}\t", s.min_experience_months);
-    array(out, s.required_skills.iter().map(|x| x.to_ascii_lowercase()));
+    array(
+        out,
+        s.required_skills.iter().map(|x| x.to_ascii_lowercase()),
+    );
     out.push('\t');
-    array(out, s.preferred_skills.iter().map(|x| x.to_ascii_lowercase()));
+    array(
+        out,
+        s.preferred_skills.iter().map(|x| x.to_ascii_lowercase()),
+    );
     let _ = write!(out, "\t{}\t", s.min_education as i64);
     array(out, s.languages.iter().map(|l| l.language.as_str()));
     out.push('\t');
@@ -334,7 +339,10 @@ pub fn load(
     client.batch_execute(
         &INDEXES
             .replace("{default_km}", &config.distance.default_max_km.to_string())
-            .replace("{max_search_km}", &config.distance.max_search_km.to_string()),
+            .replace(
+                "{max_search_km}",
+                &config.distance.max_search_km.to_string(),
+            ),
     )?;
     stats.index_seconds = started.elapsed().as_secs_f64();
     Ok(stats)

@@ -150,7 +150,8 @@ impl Postgres {
             // Another process may take the probed port before postgres binds it.
             let port = free_port()?;
             let log_path = dir.path().join(format!("postgres-{port}.log"));
-            let log = std::fs::File::create(&log_path).map_err(io("creating the PostgreSQL log"))?;
+            let log =
+                std::fs::File::create(&log_path).map_err(io("creating the PostgreSQL log"))?;
             let mut cmd = command(&bin, "postgres");
             cmd.arg("-D")
                 .arg(&data)
@@ -210,7 +211,6 @@ impl Postgres {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default()
     }
-
 }
 
 impl Drop for Postgres {

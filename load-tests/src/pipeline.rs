@@ -536,11 +536,7 @@ async fn compare(
         overlaps.iter().sum::<f64>() / overlaps.len() as f64
     };
     c.min_overlap = overlaps.iter().copied().fold(f64::NAN, f64::min);
-    c.engine = Summary::from_latencies(
-        engine_latencies.clone(),
-        0,
-        engine_latencies.iter().sum(),
-    );
+    c.engine = Summary::from_latencies(engine_latencies.clone(), 0, engine_latencies.iter().sum());
     c.sql = Summary::from_latencies(sql_latencies.clone(), 0, sql_latencies.iter().sum());
     Ok(c)
 }

@@ -47,7 +47,10 @@ async fn quick_mode_runs_every_phase_against_postgres() {
     assert_eq!(c.queries, config.compare_queries);
     assert!(c.engine_empty < c.queries, "the engine lists candidates");
     assert!(c.sql_empty < c.queries, "the SQL baseline lists candidates");
-    assert!(c.mean_overlap > 0.0, "the two top-50 lists share candidates");
+    assert!(
+        c.mean_overlap > 0.0,
+        "the two top-50 lists share candidates"
+    );
     assert!(c.shared_pairs > 0);
     assert!(
         c.max_non_text_delta < 1e-6,
@@ -67,7 +70,12 @@ async fn quick_mode_runs_every_phase_against_postgres() {
     assert!(report.replay_recovery_seconds.is_some());
 
     let text = report.markdown(config.open_loop_rate, config.closed_loop_callers);
-    for needle in ["MatchCandidates", "MatchVacancies", "PostgreSQL", "Top-50 overlap"] {
+    for needle in [
+        "MatchCandidates",
+        "MatchVacancies",
+        "PostgreSQL",
+        "Top-50 overlap",
+    ] {
         assert!(text.contains(needle), "report mentions {needle}:\n{text}");
     }
 }
