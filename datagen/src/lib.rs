@@ -15,6 +15,7 @@ mod candidate;
 mod catalogue;
 mod names;
 mod rng;
+pub mod scale;
 mod text;
 mod vacancy;
 
