@@ -582,6 +582,35 @@ pub const L2_GRID: [f64; 5] = [0.001, 0.01, 0.1, 1.0, 10.0];
 /// those lists. Hires a list did not show are not in the data and do not
 /// count; 0 when no list has a hire.
 pub fn list_recall_at(lists: &[TrainingList], weights: &Weights, k: usize) -> f64 {
+    mean_over_hired_lists(lists, weights, |order, hires| {
+        order.iter().take(k).filter(|hired| **hired).count() as f64 / hires as f64
+    })
+}
+
+/// As [`list_recall_at`], NDCG@k with a gain of 1 per hired row.
+pub fn list_ndcg_at(lists: &[TrainingList], weights: &Weights, k: usize) -> f64 {
+    let discount = |i: usize| 1.0 / ((i + 2) as f64).log2();
+    mean_over_hired_lists(lists, weights, |order, hires| {
+        let dcg: f64 = order
+            .iter()
+            .take(k)
+            .enumerate()
+            .filter(|(_, hired)| **hired)
+            .map(|(i, _)| discount(i))
+            .sum();
+        let ideal: f64 = (0..hires.min(k)).map(discount).sum();
+        dcg / ideal
+    })
+}
+
+/// `metric(hired flags in rank order, hires)` averaged over the lists with a
+/// hire, each list's rows ordered by Σ wᵢsᵢ (equal scores keep the recorded
+/// order); 0 when no list has a hire.
+fn mean_over_hired_lists(
+    lists: &[TrainingList],
+    weights: &Weights,
+    metric: impl Fn(&[bool], usize) -> f64,
+) -> f64 {
     let w = weights_to_array(weights);
     let mut sum = 0.0;
     let mut counted = 0usize;
@@ -597,8 +626,8 @@ pub fn list_recall_at(lists: &[TrainingList], weights: &Weights, k: usize) -> f6
             .collect();
         // Stable: equal scores keep the recorded order.
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let found = scored.iter().take(k).filter(|(_, hired)| *hired).count();
-        sum += found as f64 / hires as f64;
+        let order: Vec<bool> = scored.into_iter().map(|(_, hired)| hired).collect();
+        sum += metric(&order, hires);
         counted += 1;
     }
     if counted == 0 {

@@ -381,9 +381,10 @@ pub fn training_lists(
     window_days: u32,
 ) -> Vec<(Day, String, TrainingList)> {
     // For a list of candidates, a row's id is the candidate's.
-    let hired: std::collections::HashSet<(String, String)> = attribute(state, window_days)
-        .into_iter()
-        .map(|a| (a.list_id, a.candidate_id))
+    let attributions = attribute(state, window_days);
+    let hired: std::collections::HashSet<(&str, &str)> = attributions
+        .iter()
+        .map(|a| (a.list_id.as_str(), a.candidate_id.as_str()))
         .collect();
     let mut out: Vec<(Day, String, TrainingList)> = state
         .lists()
@@ -401,7 +402,7 @@ pub fn training_lists(
                         r.similarities.as_slice().try_into().ok()?;
                     Some(TrainingRow {
                         similarities,
-                        hired: hired.contains(&(id.clone(), r.id.clone())),
+                        hired: hired.contains(&(id.as_str(), r.id.as_str())),
                     })
                 })
                 .collect();

@@ -9,10 +9,10 @@
 //! the weights did on a period they were not fitted on.
 
 use anyhow::Context as _;
-use incontra_engine::config::{ScoringConfig, Weights};
+use incontra_engine::config::ScoringConfig;
 use incontra_engine::learning::{
-    fit, weights_to_array, FitConfig, HeldOutMetrics, TrainingList, WeightsFile, WeightsMeta,
-    DEFAULT_L2,
+    fit, list_ndcg_at, list_recall_at, FitConfig, HeldOutMetrics, TrainingList, WeightsFile,
+    WeightsMeta, DEFAULT_L2,
 };
 use incontra_engine::model::Day;
 use incontra_engine::outcomes;
@@ -36,54 +36,6 @@ fn iso(day: Day) -> String {
     chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
-}
-
-/// Rows in score order under `weights` (ties keep the issued order).
-fn ranked(list: &TrainingList, weights: &Weights) -> Vec<bool> {
-    let w = weights_to_array(weights);
-    let mut rows: Vec<(usize, f64, bool)> = list
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let score = w.iter().zip(r.similarities).map(|(a, b)| a * b).sum();
-            (i, score, r.hired)
-        })
-        .collect();
-    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    rows.into_iter().map(|(_, _, hired)| hired).collect()
-}
-
-/// Mean recall@k and NDCG@k (binary gains) over lists with a hire.
-fn quality(lists: &[&TrainingList], weights: &Weights, k: usize) -> (f64, f64) {
-    let mut recall = 0.0;
-    let mut ndcg = 0.0;
-    let mut n = 0.0;
-    for list in lists {
-        let order = ranked(list, weights);
-        let hires = order.iter().filter(|h| **h).count();
-        if hires == 0 {
-            continue;
-        }
-        n += 1.0;
-        recall += order.iter().take(k).filter(|h| **h).count() as f64 / hires as f64;
-        let dcg: f64 = order
-            .iter()
-            .take(k)
-            .enumerate()
-            .filter(|(_, h)| **h)
-            .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
-            .sum();
-        let ideal: f64 = (0..hires.min(k))
-            .map(|i| 1.0 / ((i + 2) as f64).log2())
-            .sum();
-        ndcg += dcg / ideal;
-    }
-    if n == 0.0 {
-        (0.0, 0.0)
-    } else {
-        (recall / n, ndcg / n)
-    }
 }
 
 pub fn learn(
@@ -111,14 +63,11 @@ pub fn learn(
     let train_lists: Vec<TrainingList> = train.iter().map(|l| l.2.clone()).collect();
     let learned = fit(&train_lists, &FitConfig::new(config.weights.clone()))
         .context("fitting the weights")?;
-    let held_lists: Vec<&TrainingList> = held.iter().map(|l| &l.2).collect();
+    let held_lists: Vec<TrainingList> = held.iter().map(|l| l.2.clone()).collect();
     let held_out = if held_lists.is_empty() {
         None
     } else {
-        let (hand_r10, hand_n10) = quality(&held_lists, &config.weights, 10);
-        let (learned_r10, learned_n10) = quality(&held_lists, &learned.weights, 10);
-        let (hand_r50, _) = quality(&held_lists, &config.weights, 50);
-        let (learned_r50, _) = quality(&held_lists, &learned.weights, 50);
+        let (hand, learned_w) = (&config.weights, &learned.weights);
         Some(HeldOutMetrics {
             from: iso(cut_day),
             to: iso(held.last().map_or(cut_day, |l| l.0)),
@@ -127,12 +76,12 @@ pub fn learn(
                 .iter()
                 .map(|l| l.rows.iter().filter(|r| r.hired).count() as u64)
                 .sum(),
-            hand_recall_at_10: hand_r10,
-            learned_recall_at_10: learned_r10,
-            hand_recall_at_50: hand_r50,
-            learned_recall_at_50: learned_r50,
-            hand_ndcg_at_10: hand_n10,
-            learned_ndcg_at_10: learned_n10,
+            hand_recall_at_10: list_recall_at(&held_lists, hand, 10),
+            learned_recall_at_10: list_recall_at(&held_lists, learned_w, 10),
+            hand_recall_at_50: list_recall_at(&held_lists, hand, 50),
+            learned_recall_at_50: list_recall_at(&held_lists, learned_w, 50),
+            hand_ndcg_at_10: list_ndcg_at(&held_lists, hand, 10),
+            learned_ndcg_at_10: list_ndcg_at(&held_lists, learned_w, 10),
         })
     };
     let r = &learned.report;

@@ -498,12 +498,5 @@ async fn weights_learned_from_recorded_outcomes_are_loaded_at_run_time() {
 }
 
 fn hand_total(w: &incontra_engine::config::Weights) -> f64 {
-    w.profession
-        + w.skills
-        + w.text
-        + w.distance
-        + w.experience
-        + w.education
-        + w.languages
-        + w.licences
+    incontra_engine::learning::weights_to_array(w).iter().sum()
 }
