@@ -291,10 +291,12 @@ pub fn match_candidates(
             );
             continue;
         }
-        for id in state.candidate_ids_in(comune) {
-            if let Some(candidate) = state.candidate(id) {
-                lister.consider(id, vacancy, candidate, facts(state, candidate), km);
-            }
+        for (candidate, employment, protected) in state.residents_of(comune) {
+            let facts = CandidateFacts {
+                employment,
+                protected,
+            };
+            lister.consider(&candidate.id, vacancy, candidate, facts, km);
         }
     }
     Ok(lister.finish(|id| {

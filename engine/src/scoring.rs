@@ -833,10 +833,29 @@ pub fn shared_depth(a: &str, b: &str) -> usize {
     if a.is_empty() || b.is_empty() {
         return 0;
     }
-    a.split('.')
-        .zip(b.split('.'))
-        .take_while(|(x, y)| x == y)
-        .count()
+    // Byte-wise rather than `split('.')`: this runs for every profession of
+    // every candidate a list visits (a tenth of a list's time with split).
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut depth = 0;
+    let mut start = 0;
+    loop {
+        let end_a = a[start..]
+            .iter()
+            .position(|&c| c == b'.')
+            .map_or(a.len(), |p| start + p);
+        let end_b = b[start..]
+            .iter()
+            .position(|&c| c == b'.')
+            .map_or(b.len(), |p| start + p);
+        if end_a != end_b || a[start..end_a] != b[start..end_b] {
+            return depth;
+        }
+        depth += 1;
+        if end_a == a.len() || end_b == b.len() {
+            return depth;
+        }
+        start = end_a + 1;
+    }
 }
 
 /// Deepest shared prefix with any desired or practised profession.
@@ -947,4 +966,38 @@ fn licence_similarity(required: &[String], held: &[String]) -> f64 {
     }
     let have = required.iter().filter(|l| held.contains(l)).count();
     have as f64 / required.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_depth;
+    use proptest::prelude::*;
+
+    /// The definition `shared_depth` implements without allocating.
+    fn by_split(a: &str, b: &str) -> usize {
+        if a.is_empty() || b.is_empty() {
+            return 0;
+        }
+        a.split('.')
+            .zip(b.split('.'))
+            .take_while(|(x, y)| x == y)
+            .count()
+    }
+
+    #[test]
+    fn shared_depth_counts_levels_from_the_top() {
+        assert_eq!(shared_depth("5.2.2.1.0", "5.2.2.1.0"), 5);
+        assert_eq!(shared_depth("5.2.2", "5.2.2.1.0"), 3);
+        assert_eq!(shared_depth("5.2.2.1.0", "5.2.3.1.0"), 2);
+        assert_eq!(shared_depth("5.2", "5.22"), 1);
+        assert_eq!(shared_depth("6.2", "5.2"), 0);
+        assert_eq!(shared_depth("", "5.2"), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn shared_depth_agrees_with_splitting(a in "[0-9.]{0,12}", b in "[0-9.]{0,12}") {
+            prop_assert_eq!(shared_depth(&a, &b), by_split(&a, &b));
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 // spreads ids with a long shared prefix ("SAP000…") so poorly over
 // hashbrown's tag bits that a lookup compared strings most of the time.
 use foldhash::{HashMap, HashSet};
+use indexmap::IndexMap;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
@@ -53,16 +54,25 @@ impl Counters {
     }
 }
 
+/// A map that also numbers its entries densely in insertion order. Used for
+/// candidates and employment records, which are never removed once folded:
+/// a list scans residents by slot number (`u32`) instead of hashing an id
+/// per candidate, which was 45 % of a preselection list.
+type SlotMap<V> = IndexMap<String, V, foldhash::fast::RandomState>;
+
+/// No employment record (in `employment_slot`).
+const NO_SLOT: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
     vacancies: HashMap<String, Vacancy>,
-    candidates: HashMap<String, Candidate>,
+    candidates: SlotMap<Candidate>,
     /// Kept apart from candidates: identifying data never reaches scoring.
     personal: HashMap<String, PersonalData>,
     /// L.68/99 registrations (health data), only for eligibility.
     protected: HashMap<String, ProtectedCategory>,
     /// Employment records by worker pseudonym.
-    employment: HashMap<String, EmploymentRecord>,
+    employment: SlotMap<EmploymentRecord>,
     /// Candidate id by worker pseudonym.
     person_to_candidate: HashMap<String, String>,
     /// Issued lists by id, for outcome attribution.
@@ -72,8 +82,16 @@ pub struct State {
     /// id, with a collision chance far below that of a disk error.
     seen_events: HashSet<u128>,
     counters: Counters,
+    /// Candidate slots by domicile comune, ascending.
     #[serde(skip)]
-    candidates_by_comune: HashMap<String, BTreeSet<String>>,
+    candidates_by_comune: HashMap<String, Vec<u32>>,
+    /// By candidate slot: the slot of their employment record, or
+    /// `NO_SLOT`; and their L.68/99 category. Read once per candidate by a
+    /// list, so kept beside the slot rather than looked up by id.
+    #[serde(skip)]
+    employment_slot: Vec<u32>,
+    #[serde(skip)]
+    protected_slot: Vec<ProtectedCategory>,
     /// Largest stated mobility limit (km, 0 = unstated) of anyone who has
     /// lived in each comune: a list skips comuni no resident could travel
     /// from. Never lowered, so it can only over-include.
@@ -136,11 +154,20 @@ impl State {
         self.candidates_by_comune.clear();
         self.mobility_by_comune.clear();
         self.vacancies_by_comune.clear();
-        for c in self.candidates.values() {
+        self.employment_slot.clear();
+        self.protected_slot.clear();
+        for (slot, c) in self.candidates.values().enumerate() {
             self.candidates_by_comune
                 .entry(c.profile.domicile_comune.clone())
                 .or_default()
-                .insert(c.id.clone());
+                .push(slot as u32);
+            self.employment_slot.push(
+                self.employment
+                    .get_index_of(&c.person)
+                    .map_or(NO_SLOT, |e| e as u32),
+            );
+            self.protected_slot
+                .push(self.protected.get(&c.id).copied().unwrap_or_default());
             let m = self
                 .mobility_by_comune
                 .entry(c.profile.domicile_comune.clone())
@@ -349,8 +376,29 @@ impl State {
         self.employment.len()
     }
 
-    pub fn candidate_ids_in(&self, comune: &str) -> impl Iterator<Item = &String> {
-        self.candidates_by_comune.get(comune).into_iter().flatten()
+    /// The residents of a comune with what a list reads of each beside the
+    /// candidate (employment record, L.68/99 category), by slot: no lookup
+    /// by id.
+    pub fn residents_of(
+        &self,
+        comune: &str,
+    ) -> impl Iterator<Item = (&Candidate, Option<&EmploymentRecord>, ProtectedCategory)> {
+        self.candidates_by_comune
+            .get(comune)
+            .into_iter()
+            .flatten()
+            .filter_map(|&slot| {
+                let slot = slot as usize;
+                let (_, candidate) = self.candidates.get_index(slot)?;
+                let employment = match self.employment_slot.get(slot) {
+                    Some(&e) if e != NO_SLOT => {
+                        self.employment.get_index(e as usize).map(|(_, r)| r)
+                    }
+                    _ => None,
+                };
+                let protected = self.protected_slot.get(slot).copied().unwrap_or_default();
+                Some((candidate, employment, protected))
+            })
     }
 
     pub fn vacancy_ids_in(&self, comune: &str) -> impl Iterator<Item = &String> {
@@ -361,8 +409,10 @@ impl State {
     /// replicas, or a replica and a clean replay, agree exactly when their
     /// digests do.
     pub fn digest(&self) -> String {
-        fn sorted<K: Ord, V>(map: &HashMap<K, V>) -> Vec<(&K, &V)> {
-            let mut v: Vec<(&K, &V)> = map.iter().collect();
+        fn sorted<'m, K: Ord + 'm, V: 'm>(
+            map: impl IntoIterator<Item = (&'m K, &'m V)>,
+        ) -> Vec<(&'m K, &'m V)> {
+            let mut v: Vec<(&K, &V)> = map.into_iter().collect();
             v.sort_by(|a, b| a.0.cmp(b.0));
             v
         }
@@ -417,12 +467,33 @@ impl State {
             EventPayload::Employment(co) => {
                 let person = &event.meta.entity_id;
                 let before = self.unindex_hires(person);
-                let mut record = self.employment.remove(person).unwrap_or_default();
-                let result = record.record(co.clone());
-                // A refused first notice must not leave an empty record
-                // behind: an invalid CO changes nothing.
-                if !record.notices().is_empty() || result.is_ok() {
-                    self.employment.insert(person.clone(), record);
+                let (slot, created) = match self.employment.get_index_of(person) {
+                    Some(slot) => (slot, false),
+                    None => (
+                        self.employment
+                            .insert_full(person.clone(), EmploymentRecord::default())
+                            .0,
+                        true,
+                    ),
+                };
+                let mut kept = true;
+                let result = match self.employment.get_index_mut(slot) {
+                    Some((_, record)) => {
+                        let result = record.record(co.clone());
+                        kept = !record.notices().is_empty() || result.is_ok();
+                        result
+                    }
+                    None => Ok(()),
+                };
+                if created {
+                    if kept {
+                        self.link_employment(person, slot);
+                    } else {
+                        // A refused first notice must not leave an empty
+                        // record behind: an invalid CO changes nothing. It
+                        // is the last entry, so no other slot moves.
+                        self.employment.pop();
+                    }
                 }
                 let after = self.index_hires(person);
                 let mut keys: Vec<FillKey> = before.into_iter().chain(after).collect();
@@ -546,9 +617,7 @@ impl State {
     }
 
     pub fn candidate_count_in(&self, comune: &str) -> usize {
-        self.candidates_by_comune
-            .get(comune)
-            .map_or(0, BTreeSet::len)
+        self.candidates_by_comune.get(comune).map_or(0, Vec::len)
     }
 
     /// Largest stated mobility limit among the comune's residents (0 when
@@ -557,21 +626,42 @@ impl State {
         self.mobility_by_comune.get(comune).copied().unwrap_or(0)
     }
 
-    fn index_candidate(&mut self, id: &str, comune: &str, old: Option<&str>, max_km: u32) {
+    /// Points a newly recorded worker's candidate, if registered, at the
+    /// worker's employment record.
+    fn link_employment(&mut self, person: &str, employment: usize) {
+        let Some(candidate) = self
+            .person_to_candidate
+            .get(person)
+            .and_then(|id| self.candidates.get_index_of(id))
+        else {
+            return;
+        };
+        if let Some(e) = self.employment_slot.get_mut(candidate) {
+            *e = employment as u32;
+        }
+    }
+
+    fn index_candidate(&mut self, slot: usize, comune: &str, old: Option<&str>, max_km: u32) {
         let m = self
             .mobility_by_comune
             .entry(comune.to_owned())
             .or_default();
         *m = (*m).max(max_km);
+        let slot = slot as u32;
         if let Some(old) = old {
-            if let Some(set) = self.candidates_by_comune.get_mut(old) {
-                set.remove(id);
+            if let Some(slots) = self.candidates_by_comune.get_mut(old) {
+                if let Ok(i) = slots.binary_search(&slot) {
+                    slots.remove(i);
+                }
             }
         }
-        self.candidates_by_comune
+        let slots = self
+            .candidates_by_comune
             .entry(comune.to_owned())
-            .or_default()
-            .insert(id.to_owned());
+            .or_default();
+        if let Err(i) = slots.binary_search(&slot) {
+            slots.insert(i, slot);
+        }
     }
 
     fn apply_candidacy(&mut self, event: &Event, ev: &CandidacyEvent) -> Result<(), String> {
@@ -593,13 +683,12 @@ impl State {
                         return Err(format!("person already registered as candidate {other}"));
                     }
                 }
-                self.index_candidate(id, &profile.domicile_comune, None, profile.max_distance_km);
                 self.person_to_candidate.insert(person.clone(), id.clone());
                 self.personal.insert(id.clone(), personal.clone());
                 if *protected_category != ProtectedCategory::None {
                     self.protected.insert(id.clone(), *protected_category);
                 }
-                self.candidates.insert(
+                let (slot, _) = self.candidates.insert_full(
                     id.clone(),
                     Candidate {
                         id: id.clone(),
@@ -612,11 +701,27 @@ impl State {
                         updated_at_ms: at,
                     },
                 );
+                self.employment_slot.push(
+                    self.employment
+                        .get_index_of(person)
+                        .map_or(NO_SLOT, |e| e as u32),
+                );
+                self.protected_slot.push(*protected_category);
+                self.index_candidate(
+                    slot,
+                    &profile.domicile_comune,
+                    None,
+                    profile.max_distance_km,
+                );
             }
             CandidacyEvent::ProfileUpdated(profile) => {
                 let old = self.candidate_mut(id)?.profile.domicile_comune.clone();
+                let slot = self
+                    .candidates
+                    .get_index_of(id)
+                    .ok_or_else(|| format!("unknown candidate {id}"))?;
                 self.index_candidate(
-                    id,
+                    slot,
                     &profile.domicile_comune,
                     Some(&old),
                     profile.max_distance_km,
