@@ -99,6 +99,14 @@ struct Common {
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Lists (`MatchCandidates`, `MatchVacancies`) computed at once
+    /// [default: the number of cores].
+    #[arg(long)]
+    max_running_lists: Option<usize>,
+    /// Lists waiting for a slot; beyond them a call is refused with
+    /// RESOURCE_EXHAUSTED [default: 64 per core].
+    #[arg(long)]
+    max_queued_lists: Option<usize>,
 }
 
 #[derive(Args)]
@@ -293,6 +301,12 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     options.scoring_config = common.scoring_config.clone();
     options.weights = common.weights.clone();
     options.as_of = as_of.or(common.as_of);
+    if let Some(n) = common.max_running_lists {
+        options.admission.running = n;
+    }
+    if let Some(n) = common.max_queued_lists {
+        options.admission.queued = n;
+    }
     let node = tokio::task::spawn_blocking(move || Node::open(&options)).await??;
     let r = &node.recovery;
     eprintln!(

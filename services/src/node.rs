@@ -12,6 +12,8 @@ use incontra_engine::reference::ReferenceData;
 use incontra_indexer::projection::{Projection, ProjectionOptions, ReadSide, RecoveryInfo};
 use rand::RngCore;
 
+use crate::admission::{Admission, AdmissionLimits};
+
 /// Start-up settings of a node.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -28,6 +30,8 @@ pub struct NodeOptions {
     /// earlier list, or a demo world with a fixed date).
     pub as_of: Option<Day>,
     pub projection: ProjectionOptions,
+    /// Lists computed at once and lists waiting (`services::admission`).
+    pub admission: AdmissionLimits,
 }
 
 impl NodeOptions {
@@ -39,6 +43,7 @@ impl NodeOptions {
             pseudonym_key: None,
             as_of: None,
             projection: ProjectionOptions::default(),
+            admission: AdmissionLimits::default(),
         }
     }
 }
@@ -48,6 +53,7 @@ pub struct Node {
     pub read: Arc<ReadSide>,
     pub as_of: Option<Day>,
     pub recovery: RecoveryInfo,
+    pub admission: Arc<Admission>,
 }
 
 impl Node {
@@ -86,6 +92,7 @@ impl Node {
             read,
             as_of: options.as_of,
             recovery,
+            admission: Admission::new(options.admission),
         })
     }
 }

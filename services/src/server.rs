@@ -23,6 +23,7 @@ use prost::Message;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::admission::Admission;
 use crate::convert;
 use crate::lists::{self, ListRecorder};
 use crate::node::Node;
@@ -40,6 +41,7 @@ pub struct MatchServiceImpl {
     /// Set when events come from Kafka rather than `Ingest`.
     source: Option<Arc<SourceStatus>>,
     lists: ListRecorder,
+    admission: Arc<Admission>,
 }
 
 impl MatchServiceImpl {
@@ -50,6 +52,7 @@ impl MatchServiceImpl {
             as_of: node.as_of,
             source,
             lists,
+            admission: node.admission.clone(),
         }
     }
 }
@@ -242,7 +245,9 @@ impl MatchService for MatchServiceImpl {
         let who = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
+        let ticket = self.admission.enter().await?;
         let (mut response, record) = blocking(move || {
+            let _ticket = ticket;
             let state = read.state().map_err(projection_status)?;
             let vacancy = vacancy(&state, &r.vacancy_id)?;
             let text = read
@@ -321,7 +326,9 @@ impl MatchService for MatchServiceImpl {
         let who = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
+        let ticket = self.admission.enter().await?;
         let (mut response, record) = blocking(move || {
+            let _ticket = ticket;
             let state = read.state().map_err(projection_status)?;
             let candidate = candidate(&state, &r.candidate_id)?;
             let text = read
