@@ -467,24 +467,12 @@ impl State {
             EventPayload::Employment(co) => {
                 let person = &event.meta.entity_id;
                 let before = self.unindex_hires(person);
-                let (slot, created) = match self.employment.get_index_of(person) {
-                    Some(slot) => (slot, false),
-                    None => (
-                        self.employment
-                            .insert_full(person.clone(), EmploymentRecord::default())
-                            .0,
-                        true,
-                    ),
-                };
-                let mut kept = true;
-                let result = match self.employment.get_index_mut(slot) {
-                    Some((_, record)) => {
-                        let result = record.record(co.clone());
-                        kept = !record.notices().is_empty() || result.is_ok();
-                        result
-                    }
-                    None => Ok(()),
-                };
+                let entry = self.employment.entry(person.clone());
+                let created = matches!(entry, indexmap::map::Entry::Vacant(_));
+                let slot = entry.index();
+                let record = entry.or_default();
+                let result = record.record(co.clone());
+                let kept = !record.notices().is_empty() || result.is_ok();
                 if created {
                     if kept {
                         self.link_employment(person, slot);
