@@ -71,8 +71,15 @@ impl<T> From<PoisonError<T>> for ProjectionError {
 
 #[derive(Debug, Clone)]
 pub struct ProjectionOptions {
-    /// Take a snapshot after this many applied events.
+    /// Take a snapshot after at least this many applied events...
     pub snapshot_every: u64,
+    /// ...and once the journal written since the last snapshot is at least
+    /// this share of that snapshot's size. A snapshot of a million
+    /// candidates is gigabytes: taken every N events, the bytes written for
+    /// snapshots grow with the square of the history, while tying them to
+    /// the journal keeps them within this multiple of it, and a restart
+    /// never replays a tail much longer than the snapshot it starts from.
+    pub snapshot_journal_share: f64,
     /// Commit the text index at most this often while ingesting.
     pub index_commit_interval: Duration,
     pub journal: JournalOptions,
@@ -82,6 +89,7 @@ impl Default for ProjectionOptions {
     fn default() -> Self {
         Self {
             snapshot_every: 250_000,
+            snapshot_journal_share: 1.0,
             index_commit_interval: Duration::from_secs(1),
             journal: JournalOptions::default(),
         }
@@ -226,6 +234,10 @@ pub struct Projection {
     applied_position: u64,
     index_position: u64,
     snapshot_position: u64,
+    /// Body size of the newest snapshot, and journal payload bytes appended
+    /// since it, for [`ProjectionOptions::snapshot_journal_share`].
+    snapshot_bytes: u64,
+    journal_bytes_since_snapshot: u64,
     source_checkpoint: SourceCheckpoint,
     last_index_commit: Instant,
 }
@@ -370,15 +382,17 @@ impl Projection {
 
         let loaded = snapshots.load_latest_mapped()?;
         let snapshot_read = started.elapsed();
-        let (mut state, snapshot_checkpoint, snapshot_position) = match loaded {
+        let (mut state, snapshot_checkpoint, snapshot_position, snapshot_bytes) = match loaded {
             Some((position, mapped)) => match decode_snapshot(mapped.body()) {
-                Ok((state, checkpoint)) => (state, checkpoint, position),
+                Ok((state, checkpoint)) => {
+                    (state, checkpoint, position, mapped.body().len() as u64)
+                }
                 Err(reason) => {
                     tracing::warn!(%reason, "snapshot unusable; replaying the journal");
-                    (State::new(), SourceCheckpoint::default(), 0)
+                    (State::new(), SourceCheckpoint::default(), 0, 0)
                 }
             },
-            None => (State::new(), SourceCheckpoint::default(), 0),
+            None => (State::new(), SourceCheckpoint::default(), 0, 0),
         };
         let snapshot_decoded = started.elapsed();
         state.rebuild_indexes();
@@ -486,6 +500,10 @@ impl Projection {
             applied_position: journal_end,
             index_position: journal_end,
             snapshot_position,
+            snapshot_bytes,
+            // The tail replayed at open is not counted: the next snapshot
+            // comes at most one snapshot's worth of journal later.
+            journal_bytes_since_snapshot: 0,
             source_checkpoint: source_checkpoint.clone(),
             last_index_commit: Instant::now(),
         };
@@ -584,13 +602,16 @@ impl Projection {
                 })?,
                 checkpoint: checkpoint.clone(),
             };
-            self.journal.append(&header.encode()?)?;
+            let header = header.encode()?;
+            self.journal.append(&header)?;
+            self.journal_bytes_since_snapshot += header.len() as u64;
         } else if events.is_empty() {
             return Ok(Vec::new());
         }
         let mut positions = Vec::with_capacity(events.len());
         for prepared in &events {
             positions.push(self.journal.append(&prepared.bytes)?);
+            self.journal_bytes_since_snapshot += prepared.bytes.len() as u64;
         }
         self.journal.sync()?;
 
@@ -618,7 +639,7 @@ impl Projection {
         if self.last_index_commit.elapsed() >= self.options.index_commit_interval {
             self.commit_index()?;
         }
-        if self.applied_position - self.snapshot_position >= self.options.snapshot_every {
+        if self.snapshot_due() {
             self.snapshot()?;
         }
         Ok(outcomes)
@@ -634,6 +655,12 @@ impl Projection {
         Ok(())
     }
 
+    fn snapshot_due(&self) -> bool {
+        self.applied_position - self.snapshot_position >= self.options.snapshot_every
+            && self.journal_bytes_since_snapshot as f64
+                >= self.snapshot_bytes as f64 * self.options.snapshot_journal_share
+    }
+
     /// Commits the index and writes a snapshot of the state, with the
     /// source checkpoint, at the current position; restart then replays
     /// only what comes after.
@@ -647,13 +674,14 @@ impl Projection {
             // hundreds of MB, which need not exist twice in memory.
             let state = self.read.state()?;
             let checkpoint = &self.source_checkpoint;
-            self.snapshots.write_with(self.applied_position, |out| {
+            self.snapshot_bytes = self.snapshots.write_with(self.applied_position, |out| {
                 postcard::to_io(&(STATE_SCHEMA, &*state, checkpoint), out)
                     .map(|_| ())
                     .map_err(std::io::Error::other)
             })?;
         }
         self.snapshot_position = self.applied_position;
+        self.journal_bytes_since_snapshot = 0;
         Ok(())
     }
 }
@@ -957,6 +985,45 @@ mod tests {
             checkpoint(13),
             "from the snapshot alone"
         );
+    }
+
+    #[test]
+    fn snapshots_wait_for_a_snapshot_worth_of_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let events = generated(400);
+        let (mut p, _) = Projection::open(
+            dir.path(),
+            Arc::new(ReferenceData::embedded().unwrap()),
+            ScoringConfig::embedded_default().unwrap(),
+            Pseudonymiser::new(&[7u8; 32]),
+            ProjectionOptions {
+                snapshot_every: 1,
+                ..ProjectionOptions::default()
+            },
+        )
+        .unwrap();
+        // The first append snapshots (no snapshot yet, so no size to wait for).
+        p.append(prepare(&p, &events[..50]), None).unwrap();
+        assert_eq!(p.snapshot_position(), 50);
+        let snapshot_bytes = p.snapshot_bytes;
+        assert!(snapshot_bytes > 0);
+
+        // Appends one at a time: no snapshot until the journal since the
+        // last one is as large as it, then one at once.
+        let mut journaled = 0u64;
+        for (i, bytes) in events[50..].iter().enumerate() {
+            p.append(prepare(&p, std::slice::from_ref(bytes)), None)
+                .unwrap();
+            journaled += bytes.len() as u64;
+            let position = 51 + i as u64;
+            if journaled < snapshot_bytes {
+                assert_eq!(p.snapshot_position(), 50, "at {position}");
+            } else {
+                assert_eq!(p.snapshot_position(), position, "journaled {journaled}");
+                return;
+            }
+        }
+        panic!("400 events never outgrew a snapshot of {snapshot_bytes} bytes");
     }
 
     #[test]

@@ -174,14 +174,14 @@ impl SnapshotStore {
     /// Writes `bytes` as the snapshot of the state at journal `position`:
     /// temp file, fsync, rename, fsync dir. Keeps the newest 2 snapshots,
     /// deletes older ones and stray temp files.
-    pub fn write(&self, position: u64, bytes: &[u8]) -> Result<(), SnapshotError> {
+    pub fn write(&self, position: u64, bytes: &[u8]) -> Result<u64, SnapshotError> {
         self.write_with(position, |out| out.write_all(bytes))
     }
 
     /// Like [`SnapshotStore::write`], but the body is streamed by `body`
     /// into the file, so a large state can be serialised without first
-    /// materialising it in memory.
-    pub fn write_with<F>(&self, position: u64, body: F) -> Result<(), SnapshotError>
+    /// materialising it in memory. Returns the body's length in bytes.
+    pub fn write_with<F>(&self, position: u64, body: F) -> Result<u64, SnapshotError>
     where
         F: FnOnce(&mut dyn Write) -> io::Result<()>,
     {
@@ -213,7 +213,8 @@ impl SnapshotStore {
             .record(started.elapsed().as_secs_f64());
         metrics::gauge!("incontra_snapshot_bytes").set(body_len as f64);
         metrics::gauge!("incontra_snapshot_position").set(position as f64);
-        self.prune()
+        self.prune()?;
+        Ok(body_len)
     }
 
     /// Newest snapshot whose header and checksum verify; a corrupt newest
