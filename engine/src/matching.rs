@@ -56,6 +56,9 @@ pub struct RankedList {
     /// counted under distance without being visited).
     pub considered: u64,
     pub excluded: BTreeMap<&'static str, u64>,
+    /// Eligible pairs left unscored because their score bound showed they
+    /// could not be kept (a measure of the work saved, not an exclusion).
+    pub bounded: u64,
 }
 
 /// Heap entry ordered so the heap's top is the worst kept item.
@@ -98,6 +101,14 @@ impl TopK {
             heap: BinaryHeap::with_capacity(k + 1),
         }
     }
+    /// The score a pair must beat to be kept, once the list is full.
+    fn worst(&self) -> Option<f64> {
+        if self.heap.len() < self.k {
+            return None;
+        }
+        self.heap.peek().map(|w| w.score)
+    }
+
     fn offer(&mut self, score: f64, id: &str, distance_km: f64) {
         if self.k == 0 {
             return;
@@ -136,16 +147,21 @@ fn facts<'s>(state: &'s State, candidate: &Candidate) -> CandidateFacts<'s> {
 }
 
 /// Comuni whose centre lies within `km` of `origin`, with their road
-/// distance: computed once per list, then shared by everyone living there.
+/// distance, nearest first: computed once per list, then shared by everyone
+/// living there. Nearest first fills the top with high scores early, so
+/// the score bound skips more of the farther pairs.
 fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<(&'r str, f64)> {
-    ctx.reference
+    let mut within: Vec<(&'r str, f64)> = ctx
+        .reference
         .comuni()
         .iter()
         .filter_map(|c| {
             let d = ctx.road_km(origin, &c.istat_code)?;
             (d <= km).then_some((c.istat_code.as_str(), d))
         })
-        .collect()
+        .collect();
+    within.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+    within
 }
 
 /// What both directions share: each pair within reach is filtered and
@@ -205,9 +221,22 @@ impl<'a, 'c> Lister<'a, 'c> {
             *self.list.excluded.entry(NOT_CONGRUA).or_default() += 1;
             return;
         }
+        // A pair whose bound is below both the minimum and the worst kept
+        // score is left there: it could not be kept (equal would tie and
+        // might win on id, so only strictly below is skipped).
+        let relevance = self.relevance(id);
+        let floor = match self.top.worst() {
+            Some(worst) => worst.max(self.request.min_score),
+            None if self.top.k == 0 => return,
+            None => self.request.min_score,
+        };
+        if self.ctx.score_bound(vacancy, candidate, km, relevance) < floor {
+            self.list.bounded += 1;
+            return;
+        }
         let score = self
             .ctx
-            .similarities(vacancy, candidate, km, self.relevance(id))
+            .similarities(vacancy, candidate, km, relevance)
             .score(self.ctx.config)
             + self.ctx.boost_total(candidate);
         if score >= self.request.min_score {

@@ -582,14 +582,9 @@ impl Context<'_> {
         let v = &vacancy.spec;
         let p = &candidate.profile;
         let cfg = self.config;
-        let (depth, _) = best_profession(v.profession_code.as_str(), candidate);
-        let profession = if segments(&v.profession_code) == 0 {
-            0.0
-        } else {
-            depth as f64 / segments(&v.profession_code) as f64
-        };
+        let profession = profession_similarity(&v.profession_code, candidate);
         let skills = skill_similarity(cfg, &v.required_skills, &v.preferred_skills, p).0;
-        let distance = (-distance_km / cfg.distance.decay_km).exp();
+        let distance = distance_similarity(cfg, distance_km);
         let months = relevant_months(cfg, &v.profession_code, candidate);
         let target = match v.min_experience_months {
             0 => cfg.experience.full_credit_months.max(1),
@@ -609,6 +604,37 @@ impl Context<'_> {
             languages,
             licences,
         ])
+    }
+
+    /// An upper bound of `similarities(..).score(..) + boost_total(..)` for
+    /// the pair, at a fraction of the cost: the criteria that need only a
+    /// few comparisons (profession, text, distance, education, licences,
+    /// boosts) are computed, skills, experience and languages are given full
+    /// credit. Lists skip the rest of a pair whose bound cannot reach the
+    /// worst score they keep. The terms are the same and are added in the
+    /// same order as the score's, and float addition is monotonic, so the
+    /// bound is never below the score it stands for, not even by rounding.
+    pub fn score_bound(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        distance_km: f64,
+        text_relevance: f64,
+    ) -> f64 {
+        let v = &vacancy.spec;
+        let p = &candidate.profile;
+        Similarities([
+            profession_similarity(&v.profession_code, candidate),
+            1.0,
+            text_relevance.clamp(0.0, 1.0),
+            distance_similarity(self.config, distance_km),
+            1.0,
+            education_similarity(v.min_education, p.education),
+            1.0,
+            licence_similarity(&v.driving_licences, &p.driving_licences),
+        ])
+        .score(self.config)
+            + self.boost_total(candidate)
     }
 
     /// Weighted contributions with their sentences; they add up to the score.
@@ -856,6 +882,19 @@ pub fn shared_depth(a: &str, b: &str) -> usize {
         }
         start = end_a + 1;
     }
+}
+
+/// Share of the wanted CP2011 code's levels that the candidate's closest
+/// desired or practised profession has in common with it.
+fn profession_similarity(wanted: &str, candidate: &Candidate) -> f64 {
+    match segments(wanted) {
+        0 => 0.0,
+        levels => best_profession(wanted, candidate).0 as f64 / levels as f64,
+    }
+}
+
+fn distance_similarity(config: &ScoringConfig, distance_km: f64) -> f64 {
+    (-distance_km / config.distance.decay_km).exp()
 }
 
 /// Deepest shared prefix with any desired or practised profession.

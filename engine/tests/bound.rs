@@ -1,0 +1,106 @@
+//! The score bound that lets a list skip pairs must never change a list: a
+//! list of the top k equals the first k of the same list taken unbounded
+//! (k larger than everyone within reach, so nothing is ever skipped), with
+//! the same scores, explanations and counts, over a generated world.
+
+use std::collections::HashMap;
+
+use incontra_datagen::{Generator, GeneratorConfig};
+use incontra_engine::codice_fiscale::Pseudonymiser;
+use incontra_engine::config::ScoringConfig;
+use incontra_engine::matching::{self, ListRequest, RankedList};
+use incontra_engine::reference::ReferenceData;
+use incontra_engine::scoring::Context;
+use incontra_engine::state::State;
+use incontra_indexer::decode::Decoder;
+
+fn world(reference: &ReferenceData) -> (State, i32) {
+    let config = GeneratorConfig::demo().with_candidates(4_000);
+    let today = config.today;
+    let generator = Generator::new(reference, config);
+    let pseudonymiser = Pseudonymiser::new(b"bound test key, not a secret");
+    let decoder = Decoder::new(reference, &pseudonymiser);
+    let mut state = State::new();
+    for envelope in generator.events() {
+        if let Ok(event) = decoder.decode(&envelope) {
+            state.apply(&event);
+        }
+    }
+    (state, today)
+}
+
+/// Text relevance for some candidates, varied, so the text criterion moves
+/// the bound too.
+fn relevance(state: &State, seed: usize) -> HashMap<String, f64> {
+    state
+        .candidates()
+        .enumerate()
+        .filter(|(i, _)| (i + seed) % 3 == 0)
+        .map(|(i, c)| (c.id.clone(), ((i * 7919 + seed) % 1000) as f64 / 1000.0))
+        .collect()
+}
+
+fn assert_prefix(bounded: &RankedList, unbounded: &RankedList, k: usize, min_score: f64) {
+    let expected: Vec<_> = unbounded
+        .items
+        .iter()
+        .filter(|r| r.score >= min_score)
+        .take(k)
+        .collect();
+    let got: Vec<_> = bounded.items.iter().collect();
+    assert_eq!(got, expected);
+    assert_eq!(bounded.considered, unbounded.considered);
+    assert_eq!(bounded.excluded, unbounded.excluded);
+}
+
+#[test]
+fn a_bounded_list_is_the_top_of_the_unbounded_one() {
+    let reference = ReferenceData::embedded().unwrap();
+    let config = ScoringConfig::embedded_default().unwrap();
+    let (state, today) = world(&reference);
+    let ctx = Context {
+        reference: &reference,
+        config: &config,
+        today,
+        congruity: None,
+    };
+    let everyone = state.candidates().count() + 1;
+    let vacancies: Vec<String> = state
+        .vacancies()
+        .filter(|v| v.is_open_on(today))
+        .map(|v| v.id.clone())
+        .step_by(7)
+        .take(25)
+        .collect();
+    assert!(vacancies.len() >= 20);
+
+    let mut skipped = 0;
+    let mut listed = 0;
+    for (n, vacancy) in vacancies.iter().enumerate() {
+        let text = relevance(&state, n);
+        for (k, min_score) in [(1, 0.0), (10, 0.0), (50, 0.0), (50, 0.45)] {
+            let request = ListRequest {
+                limit: k,
+                min_score,
+                ..ListRequest::default()
+            };
+            let all = ListRequest {
+                limit: everyone,
+                ..ListRequest::default()
+            };
+            let bounded =
+                matching::match_candidates(&state, &ctx, vacancy, &request, &text).unwrap();
+            let unbounded = matching::match_candidates(&state, &ctx, vacancy, &all, &text).unwrap();
+            assert_eq!(
+                unbounded.bounded, 0,
+                "a list longer than everyone skips nobody"
+            );
+            assert_prefix(&bounded, &unbounded, k, min_score);
+            skipped += bounded.bounded;
+            listed += bounded.items.len();
+        }
+    }
+    // Otherwise the test would pass without the bound ever having acted.
+    assert!(skipped > 1_000, "the bound skipped only {skipped} pairs");
+    assert!(listed > 1_000, "only {listed} rows listed");
+}
