@@ -35,7 +35,7 @@ fn relevance(state: &State, seed: usize) -> HashMap<String, f64> {
     state
         .candidates()
         .enumerate()
-        .filter(|(i, _)| (i + seed) % 3 == 0)
+        .filter(|(i, _)| (i + seed).is_multiple_of(3))
         .map(|(i, c)| (c.id.clone(), ((i * 7919 + seed) % 1000) as f64 / 1000.0))
         .collect()
 }
