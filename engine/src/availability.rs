@@ -67,6 +67,29 @@ impl AvailabilityPolicy {
         long && contract.hours_percent >= self.unavailable_from_hours_percent
     }
 
+    /// The verdict of [`AvailabilityPolicy::assess`] without the contract
+    /// that explains it, at no allocation: lists judge every worker within
+    /// reach and need only this; the sentence is built for the kept rows.
+    pub fn load(&self, record: Option<&EmploymentRecord>, today: Day) -> WorkLoad {
+        let Some(record) = record else {
+            return WorkLoad::Free;
+        };
+        let mut busy = 0;
+        let mut committed = false;
+        for c in record.contracts().iter().filter(|c| !c.over_by(today)) {
+            if self.ends_search(c) {
+                return WorkLoad::Taken;
+            }
+            committed = true;
+            busy += c.hours_percent;
+        }
+        if committed {
+            WorkLoad::Busy(busy)
+        } else {
+            WorkLoad::Free
+        }
+    }
+
     /// The worker's state on `today`: every contract not over by then counts,
     /// including one that starts later.
     pub fn assess(&self, record: Option<&EmploymentRecord>, today: Day) -> WorkerAvailability {
@@ -97,6 +120,15 @@ impl AvailabilityPolicy {
             },
         }
     }
+}
+
+/// [`WorkerAvailability`] without its contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkLoad {
+    Free,
+    /// Flagged, with the share of full time already taken.
+    Busy(u32),
+    Taken,
 }
 
 impl WorkerAvailability {
@@ -241,6 +273,52 @@ mod tests {
         if let WorkerAvailability::Unavailable { contract } = state {
             assert!(describe(&contract, 120).starts_with("assunto/a dal"));
         }
+    }
+
+    #[test]
+    fn the_load_is_the_assessment_without_its_contract() {
+        let policies = [
+            AvailabilityPolicy::default(),
+            AvailabilityPolicy {
+                unavailable_from_hours_percent: 40,
+                short_contract_max_days: 30,
+            },
+        ];
+        let mut records = vec![EmploymentRecord::default()];
+        let mut r = EmploymentRecord::default();
+        r.record(hire("C1", 100, Some(160), ContractType::Determinato, 50))
+            .unwrap();
+        records.push(r.clone());
+        r.record(hire("C2", 120, None, ContractType::Indeterminato, 30))
+            .unwrap();
+        records.push(r.clone());
+        r.record(hire("C3", 140, Some(400), ContractType::Determinato, 100))
+            .unwrap();
+        records.push(r.clone());
+        r.record(cessation("C4", 200)).unwrap();
+        records.push(r);
+        let mut seen = std::collections::HashSet::new();
+        for policy in &policies {
+            for record in &records {
+                for day in (90..=420).step_by(5) {
+                    let load = policy.load(Some(record), day);
+                    let expected = match policy.assess(Some(record), day) {
+                        WorkerAvailability::Free => WorkLoad::Free,
+                        WorkerAvailability::Unavailable { .. } => WorkLoad::Taken,
+                        WorkerAvailability::Flagged {
+                            busy_hours_percent, ..
+                        } => WorkLoad::Busy(busy_hours_percent),
+                    };
+                    assert_eq!(load, expected, "day {day}");
+                    seen.insert(std::mem::discriminant(&load));
+                }
+            }
+        }
+        assert_eq!(seen.len(), 3, "every verdict occurs");
+        assert_eq!(
+            AvailabilityPolicy::default().load(None, 100),
+            WorkLoad::Free
+        );
     }
 
     #[test]

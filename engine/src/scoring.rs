@@ -5,7 +5,7 @@
 //! Similarities are computed first, without text, so a ranked list builds
 //! sentences only for the candidates it returns.
 
-use crate::availability::{describe, WorkerAvailability};
+use crate::availability::{describe, WorkLoad, WorkerAvailability};
 use crate::config::ScoringConfig;
 use crate::congruity::{Congruity, CongruityInput, CongruityRules};
 use crate::employment::EmploymentRecord;
@@ -512,10 +512,10 @@ impl Context<'_> {
     ) -> bool {
         !candidate.withdrawn
             && candidate.available
-            && match self.config.availability.assess(employment, self.today) {
-                WorkerAvailability::Free => true,
-                WorkerAvailability::Unavailable { .. } => false,
-                flagged => flagged.busy_hours_percent() + vacancy.spec.hours_percent <= 100,
+            && match self.config.availability.load(employment, self.today) {
+                WorkLoad::Free => true,
+                WorkLoad::Taken => false,
+                WorkLoad::Busy(busy) => busy + vacancy.spec.hours_percent <= 100,
             }
     }
 
