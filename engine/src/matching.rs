@@ -224,21 +224,22 @@ impl<'a, 'c> Lister<'a, 'c> {
         // A pair whose bound is below both the minimum and the worst kept
         // score is left there: it could not be kept (equal would tie and
         // might win on id, so only strictly below is skipped).
-        let relevance = self.relevance(id);
         let floor = match self.top.worst() {
             Some(worst) => worst.max(self.request.min_score),
             None if self.top.k == 0 => return,
             None => self.request.min_score,
         };
-        if self.ctx.score_bound(vacancy, candidate, km, relevance) < floor {
+        let mut sims = self
+            .ctx
+            .cheap_similarities(vacancy, candidate, km, self.relevance(id));
+        let boost = self.ctx.boost_total(candidate);
+        if sims.score(self.ctx.config) + boost < floor {
             self.list.bounded += 1;
             return;
         }
-        let score = self
-            .ctx
-            .similarities(vacancy, candidate, km, relevance)
-            .score(self.ctx.config)
-            + self.ctx.boost_total(candidate);
+        self.ctx
+            .complete_similarities(&mut sims, vacancy, candidate);
+        let score = sims.score(self.ctx.config) + boost;
         if score >= self.request.min_score {
             self.top.offer(score, id, km);
         }

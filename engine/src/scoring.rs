@@ -579,48 +579,25 @@ impl Context<'_> {
         distance_km: f64,
         text_relevance: f64,
     ) -> Similarities {
-        let v = &vacancy.spec;
-        let p = &candidate.profile;
-        let cfg = self.config;
-        let profession = profession_similarity(&v.profession_code, candidate);
-        let skills = skill_similarity(cfg, &v.required_skills, &v.preferred_skills, p).0;
-        let distance = distance_similarity(cfg, distance_km);
-        let months = relevant_months(cfg, &v.profession_code, candidate);
-        let target = match v.min_experience_months {
-            0 => cfg.experience.full_credit_months.max(1),
-            m => m,
-        };
-        let experience = (f64::from(months) / f64::from(target)).min(1.0);
-        let education = education_similarity(v.min_education, p.education);
-        let languages = language_similarity(v, p);
-        let licences = licence_similarity(&v.driving_licences, &p.driving_licences);
-        Similarities([
-            profession,
-            skills,
-            text_relevance.clamp(0.0, 1.0),
-            distance,
-            experience,
-            education,
-            languages,
-            licences,
-        ])
+        let mut sims = self.cheap_similarities(vacancy, candidate, distance_km, text_relevance);
+        self.complete_similarities(&mut sims, vacancy, candidate);
+        sims
     }
 
-    /// An upper bound of `similarities(..).score(..) + boost_total(..)` for
-    /// the pair, at a fraction of the cost: the criteria that need only a
-    /// few comparisons (profession, text, distance, education, licences,
-    /// boosts) are computed, skills, experience and languages are given full
-    /// credit. Lists skip the rest of a pair whose bound cannot reach the
-    /// worst score they keep. The terms are the same and are added in the
-    /// same order as the score's, and float addition is monotonic, so the
-    /// bound is never below the score it stands for, not even by rounding.
-    pub fn score_bound(
+    /// The similarities that need only a few comparisons (profession, text,
+    /// distance, education, licences), with skills, experience and languages
+    /// at full credit. Their `score(..)` plus `boost_total(..)` is an upper
+    /// bound of the pair's score: the terms are the same and are added in
+    /// the same order, and float addition is monotonic, so the bound is
+    /// never below the score, not even by rounding. Lists skip the rest of a
+    /// pair whose bound cannot reach the worst score they keep.
+    pub fn cheap_similarities(
         &self,
         vacancy: &Vacancy,
         candidate: &Candidate,
         distance_km: f64,
         text_relevance: f64,
-    ) -> f64 {
+    ) -> Similarities {
         let v = &vacancy.spec;
         let p = &candidate.profile;
         Similarities([
@@ -633,8 +610,28 @@ impl Context<'_> {
             1.0,
             licence_similarity(&v.driving_licences, &p.driving_licences),
         ])
-        .score(self.config)
-            + self.boost_total(candidate)
+    }
+
+    /// Replaces the full credit [`Context::cheap_similarities`] gave skills,
+    /// experience and languages with the pair's own.
+    pub fn complete_similarities(
+        &self,
+        sims: &mut Similarities,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+    ) {
+        let v = &vacancy.spec;
+        let p = &candidate.profile;
+        let cfg = self.config;
+        let months = relevant_months(cfg, &v.profession_code, candidate);
+        let target = match v.min_experience_months {
+            0 => cfg.experience.full_credit_months.max(1),
+            m => m,
+        };
+        sims.0[Criterion::Skills as usize] =
+            skill_similarity(cfg, &v.required_skills, &v.preferred_skills, p).0;
+        sims.0[Criterion::Experience as usize] = (f64::from(months) / f64::from(target)).min(1.0);
+        sims.0[Criterion::Languages as usize] = language_similarity(v, p);
     }
 
     /// Weighted contributions with their sentences; they add up to the score.

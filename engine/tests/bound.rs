@@ -53,8 +53,8 @@ fn assert_prefix(bounded: &RankedList, unbounded: &RankedList, k: usize, min_sco
     assert_eq!(bounded.excluded, unbounded.excluded);
 }
 
-#[test]
-fn a_bounded_list_is_the_top_of_the_unbounded_one() {
+/// Runs `check` on the generated world with the embedded configuration.
+fn with_world(check: impl FnOnce(&State, &Context<'_>)) {
     let reference = ReferenceData::embedded().unwrap();
     let config = ScoringConfig::embedded_default().unwrap();
     let (state, today) = world(&reference);
@@ -64,91 +64,93 @@ fn a_bounded_list_is_the_top_of_the_unbounded_one() {
         today,
         congruity: None,
     };
-    let everyone = state.candidates().count() + 1;
-    let vacancies: Vec<String> = state
-        .vacancies()
-        .filter(|v| v.is_open_on(today))
-        .map(|v| v.id.clone())
-        .step_by(7)
-        .take(25)
-        .collect();
-    assert!(vacancies.len() >= 20);
+    check(&state, &ctx);
+}
 
-    let mut skipped = 0;
-    let mut listed = 0;
-    for (n, vacancy) in vacancies.iter().enumerate() {
-        let text = relevance(&state, n);
-        for (k, min_score) in [(1, 0.0), (10, 0.0), (50, 0.0), (50, 0.45)] {
-            let request = ListRequest {
-                limit: k,
-                min_score,
-                ..ListRequest::default()
-            };
-            let all = ListRequest {
-                limit: everyone,
-                ..ListRequest::default()
-            };
-            let bounded =
-                matching::match_candidates(&state, &ctx, vacancy, &request, &text).unwrap();
-            let unbounded = matching::match_candidates(&state, &ctx, vacancy, &all, &text).unwrap();
-            assert_eq!(
-                unbounded.bounded, 0,
-                "a list longer than everyone skips nobody"
-            );
-            assert_prefix(&bounded, &unbounded, k, min_score);
-            skipped += bounded.bounded;
-            listed += bounded.items.len();
+#[test]
+fn a_bounded_list_is_the_top_of_the_unbounded_one() {
+    with_world(|state, ctx| {
+        let everyone = state.candidates().count() + 1;
+        let vacancies: Vec<String> = state
+            .vacancies()
+            .filter(|v| v.is_open_on(ctx.today))
+            .map(|v| v.id.clone())
+            .step_by(7)
+            .take(25)
+            .collect();
+        assert!(vacancies.len() >= 20);
+
+        let mut skipped = 0;
+        let mut listed = 0;
+        for (n, vacancy) in vacancies.iter().enumerate() {
+            let text = relevance(state, n);
+            for (k, min_score) in [(1, 0.0), (10, 0.0), (50, 0.0), (50, 0.45)] {
+                let request = ListRequest {
+                    limit: k,
+                    min_score,
+                    ..ListRequest::default()
+                };
+                let all = ListRequest {
+                    limit: everyone,
+                    ..ListRequest::default()
+                };
+                let bounded =
+                    matching::match_candidates(state, ctx, vacancy, &request, &text).unwrap();
+                let unbounded =
+                    matching::match_candidates(state, ctx, vacancy, &all, &text).unwrap();
+                assert_eq!(
+                    unbounded.bounded, 0,
+                    "a list longer than everyone skips nobody"
+                );
+                assert_prefix(&bounded, &unbounded, k, min_score);
+                skipped += bounded.bounded;
+                listed += bounded.items.len();
+            }
         }
-    }
-    // Otherwise the test would pass without the bound ever having acted.
-    assert!(skipped > 1_000, "the bound skipped only {skipped} pairs");
-    assert!(listed > 1_000, "only {listed} rows listed");
+        // Otherwise the test would pass without the bound ever having acted.
+        assert!(skipped > 1_000, "the bound skipped only {skipped} pairs");
+        assert!(listed > 1_000, "only {listed} rows listed");
+    });
 }
 
 #[test]
 fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
-    let reference = ReferenceData::embedded().unwrap();
-    let config = ScoringConfig::embedded_default().unwrap();
-    let (state, today) = world(&reference);
-    let ctx = Context {
-        reference: &reference,
-        config: &config,
-        today,
-        congruity: None,
-    };
-    let every_vacancy = state.vacancies().count() + 1;
-    let people: Vec<String> = state
-        .candidates()
-        .filter(|c| !c.withdrawn && c.available)
-        .map(|c| c.id.clone())
-        .step_by(97)
-        .take(30)
-        .collect();
-    assert!(people.len() >= 20);
-    let mut skipped = 0;
-    for (n, person) in people.iter().enumerate() {
-        let text: HashMap<String, f64> = state
-            .vacancies()
-            .enumerate()
-            .filter(|(i, _)| (i + n).is_multiple_of(2))
-            .map(|(i, v)| (v.id.clone(), ((i * 7919 + n) % 1000) as f64 / 1000.0))
+    with_world(|state, ctx| {
+        let every_vacancy = state.vacancies().count() + 1;
+        let people: Vec<String> = state
+            .candidates()
+            .filter(|c| !c.withdrawn && c.available)
+            .map(|c| c.id.clone())
+            .step_by(97)
+            .take(30)
             .collect();
-        for (k, min_score) in [(1, 0.0), (5, 0.0), (20, 0.4)] {
-            let request = ListRequest {
-                limit: k,
-                min_score,
-                ..ListRequest::default()
-            };
-            let all = ListRequest {
-                limit: every_vacancy,
-                ..ListRequest::default()
-            };
-            let bounded = matching::match_vacancies(&state, &ctx, person, &request, &text).unwrap();
-            let unbounded = matching::match_vacancies(&state, &ctx, person, &all, &text).unwrap();
-            assert_eq!(unbounded.bounded, 0);
-            assert_prefix(&bounded, &unbounded, k, min_score);
-            skipped += bounded.bounded;
+        assert!(people.len() >= 20);
+        let mut skipped = 0;
+        for (n, person) in people.iter().enumerate() {
+            let text: HashMap<String, f64> = state
+                .vacancies()
+                .enumerate()
+                .filter(|(i, _)| (i + n).is_multiple_of(2))
+                .map(|(i, v)| (v.id.clone(), ((i * 7919 + n) % 1000) as f64 / 1000.0))
+                .collect();
+            for (k, min_score) in [(1, 0.0), (5, 0.0), (20, 0.4)] {
+                let request = ListRequest {
+                    limit: k,
+                    min_score,
+                    ..ListRequest::default()
+                };
+                let all = ListRequest {
+                    limit: every_vacancy,
+                    ..ListRequest::default()
+                };
+                let bounded =
+                    matching::match_vacancies(state, ctx, person, &request, &text).unwrap();
+                let unbounded = matching::match_vacancies(state, ctx, person, &all, &text).unwrap();
+                assert_eq!(unbounded.bounded, 0);
+                assert_prefix(&bounded, &unbounded, k, min_score);
+                skipped += bounded.bounded;
+            }
         }
-    }
-    assert!(skipped > 100, "the bound skipped only {skipped} pairs");
+        assert!(skipped > 100, "the bound skipped only {skipped} pairs");
+    });
 }
