@@ -20,6 +20,7 @@ pub mod learning;
 pub mod matching;
 pub mod model;
 pub mod outcomes;
+pub mod profession_index;
 pub mod reference;
 pub mod scoring;
 pub mod skills;

@@ -1,16 +1,28 @@
 //! Ranked lists in both directions: candidates for a vacancy (the
 //! preselection list) and vacancies for a candidate.
 //!
-//! Only comuni within the largest reachable distance are visited, so a list
-//! costs in proportion to the local population, not the whole register.
-//! Sentences are built only for the returned top of the list.
+//! A preselection list visits candidates in groups, best bound first: the
+//! residents of one comune who share exactly `d` CP2011 levels with the
+//! vacancy (from the fold's [`ProfessionIndex`](crate::profession_index)).
+//! A group's bound is what its best conceivable member could score there;
+//! once the list is full, the first group whose bound cannot beat the
+//! worst kept score ends the visit, since every later group's bound is
+//! lower still (the MaxScore idea of Lucene and Vespa). Inside a group, each
+//! pair is filtered, then bounded by its cheap similarities, then scored.
+//! The list is exactly the one a scan of everyone within reach gives (the
+//! full scan is kept: it is what a request for exclusion counts runs, and
+//! what the tests compare against). Sentences are built only for the
+//! returned rows.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
+use roaring::RoaringBitmap;
+
 use crate::congruity::Congruity;
 use crate::model::{Candidate, Vacancy};
-use crate::scoring::{CandidateFacts, Context, Contribution, HardFilter, RequestFilters};
+use crate::profession_index::prefixes;
+use crate::scoring::{segments, CandidateFacts, Context, Contribution, HardFilter, RequestFilters};
 use crate::state::State;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -32,6 +44,11 @@ pub struct ListRequest {
     /// others are counted under `offerta_congrua`). Needs congruity rules in
     /// the context; without them nothing passes.
     pub only_congrua: bool,
+    /// Count, for every filter, the pairs it excluded. Exact counts need
+    /// every pair within reach judged, so a preselection list asking for
+    /// them scans everyone within reach (the same list, slower); without
+    /// them `excluded` is empty and `considered` is still exact.
+    pub count_exclusions: bool,
 }
 
 /// Exclusion key of pairs that are not an offerta congrua.
@@ -51,13 +68,18 @@ pub struct Ranked {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RankedList {
     pub items: Vec<Ranked>,
-    /// Pairs within reach, and how many each filter excluded (the first
-    /// failing one; residents of a comune beyond all their limits are
-    /// counted under distance without being visited).
+    /// Pairs within reach, always exact.
     pub considered: u64,
+    /// How many pairs each filter excluded (the first failing one;
+    /// residents of a comune beyond all their limits are counted under
+    /// distance without being visited). Filled only when the request asks
+    /// for exclusion counts, or for lists of vacancies.
     pub excluded: BTreeMap<&'static str, u64>,
-    /// Eligible pairs left unscored because their score bound showed they
-    /// could not be kept (a measure of the work saved, not an exclusion).
+    /// Pairs whose hard filters were judged: the work a list did.
+    pub visited: u64,
+    /// Eligible visited pairs left unscored because their score bound
+    /// showed they could not be kept (a measure of the work saved, not an
+    /// exclusion).
     pub bounded: u64,
 }
 
@@ -173,16 +195,41 @@ struct Lister<'a, 'c> {
     text: &'a HashMap<String, f64>,
     list: RankedList,
     top: TopK,
+    /// Whether exclusions are counted.
+    count: bool,
 }
 
 impl<'a, 'c> Lister<'a, 'c> {
-    fn new(ctx: &'a Context<'c>, request: &'a ListRequest, text: &'a HashMap<String, f64>) -> Self {
+    fn new(
+        ctx: &'a Context<'c>,
+        request: &'a ListRequest,
+        text: &'a HashMap<String, f64>,
+        count: bool,
+    ) -> Self {
         Self {
             ctx,
             request,
             text,
             list: RankedList::default(),
             top: TopK::new(request.limit),
+            count,
+        }
+    }
+
+    fn exclude(&mut self, name: &'static str) {
+        if self.count {
+            *self.list.excluded.entry(name).or_default() += 1;
+        }
+    }
+
+    /// The score a pair or group must reach to be kept: the worst kept
+    /// score once the list is full, otherwise the minimum; `None` when
+    /// nothing can be kept at all.
+    fn floor(&self) -> Option<f64> {
+        match self.top.worst() {
+            Some(worst) => Some(worst.max(self.request.min_score)),
+            None if self.top.k == 0 => None,
+            None => Some(self.request.min_score),
         }
     }
 
@@ -199,7 +246,7 @@ impl<'a, 'c> Lister<'a, 'c> {
         facts: CandidateFacts<'_>,
         km: f64,
     ) {
-        self.list.considered += 1;
+        self.list.visited += 1;
         let (verdicts, _) = self.ctx.hard_filters_at(
             vacancy,
             candidate,
@@ -209,7 +256,7 @@ impl<'a, 'c> Lister<'a, 'c> {
             false,
         );
         if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
-            *self.list.excluded.entry(failed.filter.name()).or_default() += 1;
+            self.exclude(failed.filter.name());
             return;
         }
         if self.request.only_congrua
@@ -218,16 +265,14 @@ impl<'a, 'c> Lister<'a, 'c> {
                 .congruity(vacancy, candidate, facts, km)
                 .is_some_and(|c| c.congrua)
         {
-            *self.list.excluded.entry(NOT_CONGRUA).or_default() += 1;
+            self.exclude(NOT_CONGRUA);
             return;
         }
         // A pair whose bound is below both the minimum and the worst kept
         // score is left there: it could not be kept (equal would tie and
         // might win on id, so only strictly below is skipped).
-        let floor = match self.top.worst() {
-            Some(worst) => worst.max(self.request.min_score),
-            None if self.top.k == 0 => return,
-            None => self.request.min_score,
+        let Some(floor) = self.floor() else {
+            return;
         };
         let mut sims = self
             .ctx
@@ -247,8 +292,7 @@ impl<'a, 'c> Lister<'a, 'c> {
 
     /// Counts `n` pairs excluded by `filter` without looking at them.
     fn exclude_unvisited(&mut self, filter: HardFilter, n: u64) {
-        if n > 0 {
-            self.list.considered += n;
+        if n > 0 && self.count {
             *self.list.excluded.entry(filter.name()).or_default() += n;
         }
     }
@@ -308,31 +352,171 @@ pub fn match_candidates(
     if request.filters.max_distance_km > 0 {
         reach = reach.min(f64::from(request.filters.max_distance_km));
     }
-    let mut lister = Lister::new(ctx, request, text);
+    let within = comuni_within(ctx, origin, reach);
+    let considered = within
+        .iter()
+        .map(|(comune, _)| state.candidate_count_in(comune) as u64)
+        .sum();
+    let mut lister = Lister::new(ctx, request, text, request.count_exclusions);
     let default_km = ctx.config.distance.default_max_km;
-    for (comune, km) in comuni_within(ctx, origin, reach) {
-        // Nobody here could travel this far: count them all as excluded by
-        // distance without visiting them (one who would also fail an
-        // earlier filter is then counted under distance instead).
-        if km > f64::from(state.max_mobility_km_in(comune).max(default_km)) {
-            lister.exclude_unvisited(
-                HardFilter::Distance,
-                state.candidate_count_in(comune) as u64,
-            );
-            continue;
-        }
-        for (candidate, employment, protected) in state.residents_of(comune) {
-            let facts = CandidateFacts {
-                employment,
-                protected,
-            };
-            lister.consider(&candidate.id, vacancy, candidate, facts, km);
-        }
+    // Nobody in such a comune could travel this far: they are all excluded
+    // by distance without being visited (one who would also fail an
+    // earlier filter is then counted under distance instead).
+    let (reachable, beyond): (Vec<_>, Vec<_>) = within.into_iter().partition(|(comune, km)| {
+        *km <= f64::from(state.max_mobility_km_in(comune).max(default_km))
+    });
+    for (comune, _) in &beyond {
+        lister.exclude_unvisited(
+            HardFilter::Distance,
+            state.candidate_count_in(comune) as u64,
+        );
     }
-    Ok(lister.finish(|id| {
+    if request.count_exclusions {
+        for (comune, km) in reachable {
+            for (candidate, employment, protected) in state.residents_of(comune) {
+                let facts = CandidateFacts {
+                    employment,
+                    protected,
+                };
+                lister.consider(&candidate.id, vacancy, candidate, facts, km);
+            }
+        }
+    } else {
+        visit_best_first(&mut lister, state, vacancy, &reachable);
+    }
+    let mut list = lister.finish(|id| {
         let candidate = state.candidate(id)?;
         Some((vacancy, candidate, facts(state, candidate)))
-    }))
+    });
+    list.considered = considered;
+    Ok(list)
+}
+
+/// One group of a preselection list: the residents of `reachable[comune]`
+/// sharing exactly `depth` CP2011 levels with the vacancy.
+struct Group {
+    bound: f64,
+    depth: usize,
+    comune: usize,
+}
+
+impl PartialEq for Group {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Group {}
+impl PartialOrd for Group {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Group {
+    /// Higher bound first; the rest only makes the order total.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.bound
+            .total_cmp(&other.bound)
+            .then_with(|| self.depth.cmp(&other.depth))
+            .then_with(|| other.comune.cmp(&self.comune))
+    }
+}
+
+/// Visits the candidates within reach group by group, best bound first,
+/// until the next group's bound cannot reach the list.
+///
+/// Candidates with text relevance are visited first, one by one: a group's
+/// bound assumes no text relevance, so they are left out of the groups.
+/// The groups of one depth are its comuni nearest first, which is their
+/// bounds' order, so the visit merges one stream per depth.
+fn visit_best_first(
+    lister: &mut Lister<'_, '_>,
+    state: &State,
+    vacancy: &Vacancy,
+    reachable: &[(&str, f64)],
+) {
+    let ctx = lister.ctx;
+    let km_of: HashMap<&str, f64> = reachable.iter().copied().collect();
+    let mut with_text = RoaringBitmap::new();
+    let mut texts: Vec<(&String, f64)> = lister
+        .text
+        .iter()
+        .filter(|(_, r)| **r > 0.0)
+        .map(|(id, r)| (id, *r))
+        .collect();
+    // Best first fills the list early, which tightens every later bound.
+    texts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    for (id, _) in texts {
+        let Some(slot) = state.candidate_slot(id) else {
+            continue;
+        };
+        let Some((candidate, employment, protected)) = state.candidate_at(slot) else {
+            continue;
+        };
+        let Some(&km) = km_of.get(candidate.profile.domicile_comune.as_str()) else {
+            continue;
+        };
+        with_text.insert(slot);
+        let facts = CandidateFacts {
+            employment,
+            protected,
+        };
+        lister.consider(&candidate.id, vacancy, candidate, facts, km);
+    }
+
+    let code = vacancy.spec.profession_code.as_str();
+    let levels = segments(code);
+    let prefix: Vec<&str> = prefixes(code).collect();
+    let index = state.professions();
+    let bound =
+        |depth: usize, comune: usize| ctx.group_bound(depth, levels, reachable[comune].1, 0.0);
+    let mut queue: BinaryHeap<Group> = (0..=levels)
+        .filter(|_| !reachable.is_empty())
+        .map(|depth| Group {
+            bound: bound(depth, 0),
+            depth,
+            comune: 0,
+        })
+        .collect();
+    let empty = RoaringBitmap::new();
+    while let Some(group) = queue.pop() {
+        match lister.floor() {
+            Some(floor) if group.bound >= floor => {}
+            // Every group left has a bound no higher than this one's.
+            _ => break,
+        }
+        let (comune, km) = reachable[group.comune];
+        let at = |depth: usize| -> &RoaringBitmap {
+            prefix
+                .get(depth.wrapping_sub(1))
+                .and_then(|p| index.get(p, comune))
+                .unwrap_or(&empty)
+        };
+        let deeper = at(group.depth + 1);
+        let mut visit = |slot: u32| {
+            if deeper.contains(slot) || with_text.contains(slot) {
+                return;
+            }
+            if let Some((candidate, employment, protected)) = state.candidate_at(slot) {
+                let facts = CandidateFacts {
+                    employment,
+                    protected,
+                };
+                lister.consider(&candidate.id, vacancy, candidate, facts, km);
+            }
+        };
+        if group.depth == 0 {
+            state.resident_slots(comune).iter().for_each(|&s| visit(s));
+        } else {
+            at(group.depth).iter().for_each(visit);
+        }
+        if group.comune + 1 < reachable.len() {
+            queue.push(Group {
+                bound: bound(group.depth, group.comune + 1),
+                depth: group.depth,
+                comune: group.comune + 1,
+            });
+        }
+    }
 }
 
 /// Vacancies for a candidate, best first. `text` gives each vacancy's text
@@ -353,7 +537,7 @@ pub fn match_vacancies(
     }
     let reach = f64::from(ctx.distance_limit(candidate, &request.filters));
     let facts = facts(state, candidate);
-    let mut lister = Lister::new(ctx, request, text);
+    let mut lister = Lister::new(ctx, request, text, true);
     for (comune, km) in comuni_within(ctx, origin, reach) {
         for id in state.vacancy_ids_in(comune) {
             match state.vacancy(id) {
@@ -364,7 +548,9 @@ pub fn match_vacancies(
             }
         }
     }
-    Ok(lister.finish(|id| Some((state.vacancy(id)?, candidate, facts))))
+    let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)));
+    list.considered = list.visited;
+    Ok(list)
 }
 
 /// Both sides of a pair, for `Explain`.

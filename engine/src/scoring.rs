@@ -612,6 +612,47 @@ impl Context<'_> {
         ])
     }
 
+    /// An upper bound of the score of every pair whose candidate shares
+    /// exactly `depth` of the vacancy's `levels` CP2011 levels, lives
+    /// `distance_km` away and has text relevance at most `text`: the
+    /// profession credit of that depth, experience only where the depth
+    /// reaches the relevant level (no experience can be relevant below it),
+    /// full credit for the criteria the group says nothing about, and every
+    /// boost. The same terms in the same order as [`Similarities::score`]
+    /// plus [`Context::boost_total`], each at least the pair's own, so float
+    /// rounding cannot put it below a member's score.
+    pub fn group_bound(&self, depth: usize, levels: usize, distance_km: f64, text: f64) -> f64 {
+        let profession = match levels {
+            0 => 0.0,
+            levels => depth as f64 / levels as f64,
+        };
+        let experience = if depth >= relevant_depth(self.config, levels) {
+            1.0
+        } else {
+            0.0
+        };
+        Similarities([
+            profession,
+            1.0,
+            text.clamp(0.0, 1.0),
+            distance_similarity(self.config, distance_km),
+            experience,
+            1.0,
+            1.0,
+            1.0,
+        ])
+        .score(self.config)
+            + self.max_boost()
+    }
+
+    /// The sum of every boost: what the best-placed person receives.
+    pub fn max_boost(&self) -> f64 {
+        Criterion::BOOSTS
+            .iter()
+            .map(|b| b.weight(self.config))
+            .sum()
+    }
+
     /// Replaces the full credit [`Context::cheap_similarities`] gave skills,
     /// experience and languages with the pair's own.
     pub fn complete_similarities(
@@ -843,7 +884,7 @@ fn income_support_label(support: IncomeSupport) -> &'static str {
 }
 
 /// Number of levels of a CP2011 code ("5.2.2" has 3).
-fn segments(code: &str) -> usize {
+pub fn segments(code: &str) -> usize {
     if code.is_empty() {
         0
     } else {
@@ -906,12 +947,14 @@ fn best_profession<'c>(wanted: &str, candidate: &'c Candidate) -> (usize, Option
         .unwrap_or((0, None))
 }
 
+/// Shared CP2011 levels that make an experience relevant to a vacancy
+/// whose code has `levels` levels.
+fn relevant_depth(config: &ScoringConfig, levels: usize) -> usize {
+    config.experience.relevant_depth.min(levels).max(1)
+}
+
 fn relevant_months(config: &ScoringConfig, wanted: &str, candidate: &Candidate) -> u32 {
-    let depth = config
-        .experience
-        .relevant_depth
-        .min(segments(wanted))
-        .max(1);
+    let depth = relevant_depth(config, segments(wanted));
     candidate
         .profile
         .experience

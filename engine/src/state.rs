@@ -20,6 +20,7 @@ use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, 
 use crate::model::{
     Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
 };
+use crate::profession_index::ProfessionIndex;
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +98,10 @@ pub struct State {
     /// from. Never lowered, so it can only over-include.
     #[serde(skip)]
     mobility_by_comune: HashMap<String, u32>,
+    /// Candidate slots by CP2011 prefix and comune: the groups a list
+    /// visits best first.
+    #[serde(skip)]
+    professions: ProfessionIndex,
     #[serde(skip)]
     vacancies_by_comune: HashMap<String, BTreeSet<String>>,
     /// Vacancy ids by (employer, CP2011 categoria): where a notified hire
@@ -156,7 +161,10 @@ impl State {
         self.vacancies_by_comune.clear();
         self.employment_slot.clear();
         self.protected_slot.clear();
+        self.professions.clear();
         for (slot, c) in self.candidates.values().enumerate() {
+            self.professions
+                .insert(slot as u32, &c.profile.domicile_comune, &c.profile);
             self.candidates_by_comune
                 .entry(c.profile.domicile_comune.clone())
                 .or_default()
@@ -383,22 +391,42 @@ impl State {
         &self,
         comune: &str,
     ) -> impl Iterator<Item = (&Candidate, Option<&EmploymentRecord>, ProtectedCategory)> {
+        self.resident_slots(comune)
+            .iter()
+            .filter_map(|&slot| self.candidate_at(slot))
+    }
+
+    /// Slots of the residents of a comune, ascending.
+    pub fn resident_slots(&self, comune: &str) -> &[u32] {
         self.candidates_by_comune
             .get(comune)
-            .into_iter()
-            .flatten()
-            .filter_map(|&slot| {
-                let slot = slot as usize;
-                let (_, candidate) = self.candidates.get_index(slot)?;
-                let employment = match self.employment_slot.get(slot) {
-                    Some(&e) if e != NO_SLOT => {
-                        self.employment.get_index(e as usize).map(|(_, r)| r)
-                    }
-                    _ => None,
-                };
-                let protected = self.protected_slot.get(slot).copied().unwrap_or_default();
-                Some((candidate, employment, protected))
-            })
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// A candidate by slot with what a list reads beside it (employment
+    /// record, L.68/99 category): no lookup by id.
+    pub fn candidate_at(
+        &self,
+        slot: u32,
+    ) -> Option<(&Candidate, Option<&EmploymentRecord>, ProtectedCategory)> {
+        let slot = slot as usize;
+        let (_, candidate) = self.candidates.get_index(slot)?;
+        let employment = match self.employment_slot.get(slot) {
+            Some(&e) if e != NO_SLOT => self.employment.get_index(e as usize).map(|(_, r)| r),
+            _ => None,
+        };
+        let protected = self.protected_slot.get(slot).copied().unwrap_or_default();
+        Some((candidate, employment, protected))
+    }
+
+    /// The slot of a candidate id.
+    pub fn candidate_slot(&self, id: &str) -> Option<u32> {
+        self.candidates.get_index_of(id).map(|s| s as u32)
+    }
+
+    /// The candidate index by profession prefix and comune.
+    pub fn professions(&self) -> &ProfessionIndex {
+        &self.professions
     }
 
     pub fn vacancy_ids_in(&self, comune: &str) -> impl Iterator<Item = &String> {
@@ -695,6 +723,8 @@ impl State {
                         .map_or(NO_SLOT, |e| e as u32),
                 );
                 self.protected_slot.push(*protected_category);
+                self.professions
+                    .insert(slot as u32, &profile.domicile_comune, profile);
                 self.index_candidate(
                     slot,
                     &profile.domicile_comune,
@@ -708,6 +738,11 @@ impl State {
                     .candidates
                     .get_index_of(id)
                     .ok_or_else(|| format!("unknown candidate {id}"))?;
+                if let Some((_, c)) = self.candidates.get_index(slot) {
+                    self.professions.remove(slot as u32, &old, &c.profile);
+                }
+                self.professions
+                    .insert(slot as u32, &profile.domicile_comune, profile);
                 self.index_candidate(
                     slot,
                     &profile.domicile_comune,

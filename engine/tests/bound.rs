@@ -1,7 +1,8 @@
-//! The score bound that lets a list skip pairs must never change a list: a
-//! list of the top k equals the first k of the same list taken unbounded
-//! (k larger than everyone within reach, so nothing is ever skipped), with
-//! the same scores, explanations and counts, over a generated world.
+//! The bounds that let a list skip pairs and whole groups must never change
+//! a list: a list of the top k, visited best group first, equals the first
+//! k of the full scan of everyone within reach taken unbounded (k larger
+//! than everyone, so nothing is ever skipped), with the same scores,
+//! explanations and counts, over generated worlds.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,10 @@ use incontra_engine::state::State;
 use incontra_indexer::decode::Decoder;
 
 fn world(reference: &ReferenceData) -> (State, i32) {
-    let config = GeneratorConfig::demo().with_candidates(4_000);
+    world_of(reference, GeneratorConfig::demo().with_candidates(4_000))
+}
+
+fn world_of(reference: &ReferenceData, config: GeneratorConfig) -> (State, i32) {
     let today = config.today;
     let generator = Generator::new(reference, config);
     let pseudonymiser = Pseudonymiser::new(b"bound test key, not a secret");
@@ -50,7 +54,6 @@ fn assert_prefix(bounded: &RankedList, unbounded: &RankedList, k: usize, min_sco
     let got: Vec<_> = bounded.items.iter().collect();
     assert_eq!(got, expected);
     assert_eq!(bounded.considered, unbounded.considered);
-    assert_eq!(bounded.excluded, unbounded.excluded);
 }
 
 /// Runs `check` on the generated world with the embedded configuration.
@@ -92,23 +95,34 @@ fn a_bounded_list_is_the_top_of_the_unbounded_one() {
                 };
                 let all = ListRequest {
                     limit: everyone,
+                    count_exclusions: true,
                     ..ListRequest::default()
+                };
+                let counted = ListRequest {
+                    count_exclusions: true,
+                    ..request.clone()
                 };
                 let bounded =
                     matching::match_candidates(state, ctx, vacancy, &request, &text).unwrap();
+                let scanned =
+                    matching::match_candidates(state, ctx, vacancy, &counted, &text).unwrap();
                 let unbounded =
                     matching::match_candidates(state, ctx, vacancy, &all, &text).unwrap();
                 assert_eq!(
                     unbounded.bounded, 0,
                     "a list longer than everyone skips nobody"
                 );
+                assert_eq!(unbounded.visited, unbounded.considered - beyond(&unbounded));
                 assert_prefix(&bounded, &unbounded, k, min_score);
-                skipped += bounded.bounded;
+                assert_prefix(&scanned, &unbounded, k, min_score);
+                assert_eq!(scanned.excluded, unbounded.excluded);
+                assert!(bounded.excluded.is_empty(), "counted without being asked");
+                skipped += bounded.considered - bounded.visited;
                 listed += bounded.items.len();
             }
         }
-        // Otherwise the test would pass without the bound ever having acted.
-        assert!(skipped > 1_000, "the bound skipped only {skipped} pairs");
+        // Otherwise the test would pass without the bounds ever having acted.
+        assert!(skipped > 100_000, "the bounds skipped only {skipped} pairs");
         assert!(listed > 1_000, "only {listed} rows listed");
     });
 }
@@ -148,9 +162,68 @@ fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
                 let unbounded = matching::match_vacancies(state, ctx, person, &all, &text).unwrap();
                 assert_eq!(unbounded.bounded, 0);
                 assert_prefix(&bounded, &unbounded, k, min_score);
+                assert_eq!(bounded.excluded, unbounded.excluded);
                 skipped += bounded.bounded;
             }
         }
         assert!(skipped > 100, "the bound skipped only {skipped} pairs");
     });
+}
+
+/// Pairs a full scan counted as excluded by distance without visiting them
+/// (residents of comuni beyond every resident's limit), which is at most
+/// all of its distance exclusions.
+fn beyond(list: &RankedList) -> u64 {
+    list.considered - list.visited
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(12))]
+
+    /// Over random worlds (seed, size, share of vacancies) and random
+    /// requests (length, minimum, distance cap, CPI filter, congruity), the
+    /// list visited best group first is the top of the full scan.
+    #[test]
+    fn over_random_worlds_a_list_is_the_top_of_the_full_scan(
+        seed in 0u64..1_000_000,
+        candidates in 300u64..1_500,
+        k in 1usize..60,
+        min_score in proptest::prop_oneof![proptest::strategy::Just(0.0), 0.2f64..0.7],
+        max_km in proptest::prop_oneof![proptest::strategy::Just(0u32), 5u32..80],
+        cpi in proptest::bool::ANY,
+        text_share in 0usize..4,
+    ) {
+        let reference = ReferenceData::embedded().unwrap();
+        let config = ScoringConfig::embedded_default().unwrap();
+        let generated = GeneratorConfig {
+            seed,
+            candidates,
+            vacancies: candidates / 8 + 10,
+            ..GeneratorConfig::demo()
+        };
+        let (state, today) = world_of(&reference, generated);
+        let ctx = Context { reference: &reference, config: &config, today, congruity: None };
+        let everyone = state.candidates().count() + 1;
+        let vacancies: Vec<String> = state
+            .vacancies()
+            .filter(|v| v.is_open_on(today))
+            .map(|v| v.id.clone())
+            .step_by(5)
+            .take(8)
+            .collect();
+        for (n, vacancy) in vacancies.iter().enumerate() {
+            let text = if text_share == 0 { HashMap::new() } else { relevance(&state, n * text_share) };
+            let cpi_codes = if cpi {
+                state.candidates().take(3).map(|c| c.profile.cpi_code.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            let filters = incontra_engine::scoring::RequestFilters { cpi_codes, max_distance_km: max_km };
+            let request = ListRequest { limit: k, min_score, filters: filters.clone(), ..ListRequest::default() };
+            let all = ListRequest { limit: everyone, filters, count_exclusions: true, ..ListRequest::default() };
+            let bounded = matching::match_candidates(&state, &ctx, vacancy, &request, &text).unwrap();
+            let unbounded = matching::match_candidates(&state, &ctx, vacancy, &all, &text).unwrap();
+            assert_prefix(&bounded, &unbounded, k, min_score);
+        }
+    }
 }
