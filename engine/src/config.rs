@@ -51,6 +51,21 @@ pub struct ExperienceConfig {
     pub relevant_depth: usize,
 }
 
+/// Text relevance: how many of the best-matching profiles (or vacancies) a
+/// list scores on the text criterion; the rest score 0 on it. It changes
+/// scores, so a change needs a new `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextConfig {
+    pub depth: usize,
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        TextConfig { depth: 2_000 }
+    }
+}
+
 /// Target-group boosts: policy, not fit. Each is added to the score of a
 /// candidate in the group, as a contribution of its own with its reason, so
 /// a list shows exactly how much priority moved someone. 0 disables one.
@@ -98,6 +113,9 @@ pub struct ScoringConfig {
     /// policy.
     #[serde(default)]
     pub availability: AvailabilityPolicy,
+    /// Absent = the default depth.
+    #[serde(default)]
+    pub text: TextConfig,
 }
 
 impl ScoringConfig {
@@ -113,6 +131,9 @@ impl ScoringConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=100_000).contains(&self.text.depth) {
+            return Err(ConfigError::Invalid("text.depth must be 1..=100000".into()));
+        }
         let w = &self.weights;
         let all = [
             w.profession,

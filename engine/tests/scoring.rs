@@ -220,9 +220,12 @@ fn person(candidate: &str) -> String {
     format!("pseudo-{candidate}")
 }
 
+/// Everyone within reach, with the exclusion counts (the full scan; the
+/// lists visited best group first are compared with it in `bound.rs`).
 fn everyone() -> ListRequest {
     ListRequest {
         limit: 1000,
+        count_exclusions: true,
         ..ListRequest::default()
     }
 }

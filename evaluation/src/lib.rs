@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use incontra_datagen::GeneratorConfig;
 use incontra_engine::config::{BoostConfig, ConfigError, ScoringConfig};
-use incontra_engine::matching::{explain, match_candidates, ListRequest, MatchError};
+use incontra_engine::matching::{ListRequest, MatchError};
 use incontra_engine::reference::ReferenceError;
-use incontra_engine::scoring::Context;
 use incontra_indexer::projection::ProjectionError;
+use incontra_indexer::query::QueryError;
 
 use crate::market::MarketConfig;
 use crate::metrics::Accumulator;
@@ -48,6 +48,8 @@ pub enum EvalError {
     Projection(#[from] ProjectionError),
     #[error("matching: {0}")]
     Match(#[from] MatchError),
+    #[error("query: {0}")]
+    Query(#[from] QueryError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -110,19 +112,16 @@ pub fn evaluate(config: &EvalConfig) -> Result<Evaluation, EvalError> {
     let started = Instant::now();
     let read = world.read();
     let today = world.today();
-    let state = read.state()?;
-    let ctx = read.context(today);
+    let view = read.view(today)?;
+    let state = view.state();
     // The same engine with the target-group boosts switched off: shows what
     // the policy priority costs in hires predicted.
     let unboosted_config = ScoringConfig {
         boosts: BoostConfig::default(),
         ..read.config.clone()
     };
-    let unboosted = Context {
-        config: &unboosted_config,
-        ..read.context(today)
-    };
-    let market = market::simulate(&state, &read.reference, today, &config.market);
+    let unboosted = view.with_config(&unboosted_config);
+    let market = market::simulate(state, &read.reference, today, &config.market);
 
     let mut active: Vec<String> = state
         .candidates()
@@ -151,8 +150,8 @@ pub fn evaluate(config: &EvalConfig) -> Result<Evaluation, EvalError> {
             continue;
         };
         // As services::server::match_candidates does.
-        let text = read.candidate_relevance(vacancy)?;
-        let list = match_candidates(&state, &ctx, &outcome.vacancy_id, &request, &text)?;
+        let text = view.candidate_relevance(vacancy)?;
+        let list = view.candidates_for(&outcome.vacancy_id, &request)?;
         lists_checked += 1;
         let found = explanations::check_list(&outcome.vacancy_id, &list);
         problem_count += found.len();
@@ -173,12 +172,10 @@ pub fn evaluate(config: &EvalConfig) -> Result<Evaluation, EvalError> {
             if engine.contains(hire) {
                 continue;
             }
-            let relevance = text.get(hire).copied().unwrap_or(0.0);
-            let (_, verdict) = explain(&state, &ctx, &outcome.vacancy_id, hire, relevance)?;
+            let verdict = view.explain(&outcome.vacancy_id, hire)?;
             misses.record(&verdict);
         }
-        let unboosted_list =
-            match_candidates(&state, &unboosted, &outcome.vacancy_id, &request, &text)?;
+        let unboosted_list = unboosted.candidates_for(&outcome.vacancy_id, &request)?;
         for (method, acc) in &mut accumulators {
             let ranking = match method {
                 Method::Engine => engine.clone(),

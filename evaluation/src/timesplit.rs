@@ -23,9 +23,9 @@ use incontra_engine::learning::{
     LearnError, LearnedWeights, SelectError, TrainingList, TrainingRow, WeightsFile,
     WeightsFileError, WeightsMeta, CRITERIA, L2_GRID,
 };
-use incontra_engine::matching::{match_candidates, ListRequest, RankedList};
+use incontra_engine::matching::{ListRequest, RankedList};
 use incontra_engine::model::{format_day, Day};
-use incontra_engine::scoring::{Context, Criterion};
+use incontra_engine::scoring::Criterion;
 
 use crate::metrics::{Accumulator, MethodMetrics};
 use crate::world::World;
@@ -182,9 +182,9 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
     let started = Instant::now();
     let read = world.read();
     let today = world.today();
-    let state = eval(read.state())?;
-    let hand_ctx = read.context(today);
-    let market = market::simulate(&state, &read.reference, today, &config.eval.market);
+    let hand = eval(read.view(today))?;
+    let state = hand.state();
+    let market = market::simulate(state, &read.reference, today, &config.eval.market);
 
     let mut dated: Vec<(Day, &market::VacancyOutcome)> = market
         .outcomes
@@ -235,20 +235,10 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
     let mut listed_vacancies = Vec::new();
     let mut listed = 0;
     for (day, outcome) in &training {
-        let Some(vacancy) = state.vacancy(&outcome.vacancy_id) else {
-            continue;
-        };
-        if outcome.hires.is_empty() {
+        if state.vacancy(&outcome.vacancy_id).is_none() || outcome.hires.is_empty() {
             continue;
         }
-        let text = eval(read.candidate_relevance(vacancy))?;
-        let list = eval(match_candidates(
-            &state,
-            &hand_ctx,
-            &outcome.vacancy_id,
-            &training_request,
-            &text,
-        ))?;
+        let list = eval(hand.candidates_for(&outcome.vacancy_id, &training_request))?;
         let hires: HashSet<&str> = outcome.hires.iter().map(String::as_str).collect();
         let list = training_list(&list, &hires);
         listed += list.rows.iter().filter(|r| r.hired).count();
@@ -270,25 +260,15 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
             })?;
             let n = list_days.iter().filter(|d| **d < cut).count();
             let validation = &listed_vacancies[n..];
-            let mut texts = Vec::with_capacity(validation.len());
-            for outcome in validation {
-                match state.vacancy(&outcome.vacancy_id) {
-                    Some(v) => texts.push(eval(read.candidate_relevance(v))?),
-                    None => texts.push(Default::default()),
-                }
-            }
             let validate = |weights: &Weights| -> Result<f64, EvalError> {
                 let scoring = ScoringConfig {
                     weights: weights.clone(),
                     ..read.config.clone()
                 };
-                let ctx = Context {
-                    config: &scoring,
-                    ..read.context(today)
-                };
+                let view = hand.with_config(&scoring);
                 let mut acc = Accumulator::new();
-                for (outcome, text) in validation.iter().zip(&texts) {
-                    let list = match_candidates(&state, &ctx, &outcome.vacancy_id, &request, text)?;
+                for outcome in validation {
+                    let list = view.candidates_for(&outcome.vacancy_id, &request)?;
                     let hires: HashSet<&str> = outcome.hires.iter().map(String::as_str).collect();
                     let ids: Vec<String> = list.items.into_iter().map(|m| m.id).collect();
                     acc.add(&ids, &hires);
@@ -312,10 +292,7 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         weights: learned.weights.clone(),
         ..read.config.clone()
     };
-    let learned_ctx = Context {
-        config: &learned_config,
-        ..read.context(today)
-    };
+    let learned_view = hand.with_config(&learned_config);
     let mut hand_acc = Accumulator::new();
     let mut learned_acc = Accumulator::new();
     let mut pool_union: HashSet<String> = HashSet::new();
@@ -323,17 +300,10 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
     let mut problem_count = 0;
     let mut lists_checked = 0;
     for (_, outcome) in &held_out {
-        let Some(vacancy) = state.vacancy(&outcome.vacancy_id) else {
+        if state.vacancy(&outcome.vacancy_id).is_none() {
             continue;
-        };
-        let text = eval(read.candidate_relevance(vacancy))?;
-        let learned_list = eval(match_candidates(
-            &state,
-            &learned_ctx,
-            &outcome.vacancy_id,
-            &request,
-            &text,
-        ))?;
+        }
+        let learned_list = eval(learned_view.candidates_for(&outcome.vacancy_id, &request))?;
         lists_checked += 1;
         let found = explanations::check_list(&outcome.vacancy_id, &learned_list);
         problem_count += found.len();
@@ -345,13 +315,7 @@ pub fn time_split(config: &TimeSplitConfig) -> Result<TimeSplit, TimeSplitError>
         if outcome.hires.is_empty() {
             continue;
         }
-        let hand_list = eval(match_candidates(
-            &state,
-            &hand_ctx,
-            &outcome.vacancy_id,
-            &request,
-            &text,
-        ))?;
+        let hand_list = eval(hand.candidates_for(&outcome.vacancy_id, &request))?;
         let hires: HashSet<&str> = outcome.hires.iter().map(String::as_str).collect();
         pool_union.extend(outcome.pool.iter().cloned());
         let ids = |l: &RankedList| l.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>();

@@ -6,5 +6,6 @@ pub mod decode;
 mod fsync;
 pub mod journal;
 pub mod projection;
+pub mod query;
 pub mod snapshot;
 pub mod text_index;

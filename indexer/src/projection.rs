@@ -124,10 +124,6 @@ pub struct ReadSide {
     pub congruity: CongruityRules,
 }
 
-/// Candidates (or vacancies) whose text relevance is computed for one
-/// list; the rest score 0 on the text criterion.
-pub const TEXT_RELEVANCE_DEPTH: usize = 2_000;
-
 impl ReadSide {
     pub fn state(&self) -> Result<RwLockReadGuard<'_, State>, ProjectionError> {
         Ok(self.state.read()?)
@@ -143,27 +139,27 @@ impl ReadSide {
         }
     }
 
-    /// Text relevance of candidates to a vacancy, as lists and `Explain`
-    /// use it.
-    pub fn candidate_relevance(
+    /// Text relevance of the best `depth` candidates to a vacancy; asked
+    /// through [`crate::query::View`].
+    pub(crate) fn candidate_relevance(
         &self,
         vacancy: &Vacancy,
+        depth: usize,
     ) -> Result<HashMap<String, f64>, ProjectionError> {
-        Ok(self.index.candidate_relevance(
-            &vacancy_query_text(vacancy, &self.reference),
-            TEXT_RELEVANCE_DEPTH,
-        )?)
+        Ok(self
+            .index
+            .candidate_relevance(&vacancy_query_text(vacancy, &self.reference), depth)?)
     }
 
-    /// Text relevance of open vacancies to a candidate's profile.
-    pub fn vacancy_relevance(
+    /// Text relevance of the best `depth` open vacancies to a candidate.
+    pub(crate) fn vacancy_relevance(
         &self,
         candidate: &Candidate,
+        depth: usize,
     ) -> Result<HashMap<String, f64>, ProjectionError> {
-        Ok(self.index.vacancy_relevance(
-            &candidate_query_text(candidate, &self.reference),
-            TEXT_RELEVANCE_DEPTH,
-        )?)
+        Ok(self
+            .index
+            .vacancy_relevance(&candidate_query_text(candidate, &self.reference), depth)?)
     }
 }
 

@@ -25,10 +25,6 @@ use incontra_indexer::projection::{candidate_text, vacancy_query_text};
 
 use crate::pg::PgError;
 
-/// Depth of the text-relevance list, as the engine's
-/// `TEXT_RELEVANCE_DEPTH`.
-const TEXT_DEPTH: usize = incontra_indexer::projection::TEXT_RELEVANCE_DEPTH;
-
 const SCHEMA: &str = "
 DROP TABLE IF EXISTS comuni, candidates, contracts, vacancies, comune_reach;
 CREATE UNLOGGED TABLE comuni (istat text PRIMARY KEY, lat float8 NOT NULL, lon float8 NOT NULL);
@@ -450,7 +446,8 @@ SELECT id, score, text FROM scored ORDER BY score DESC, id LIMIT $3
         box_deg = box_deg,
         max_search = d.max_search_km,
         default_km = d.default_max_km,
-        text_depth = TEXT_DEPTH,
+        // The depth of the text-relevance list, as the engine's.
+        text_depth = config.text.depth,
         w_prof = w.profession,
         w_skills = w.skills,
         share = config.skills.required_share,

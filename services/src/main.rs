@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use incontra_datagen::{Generator, GeneratorConfig};
-use incontra_engine::matching::{self, ListRequest};
+use incontra_engine::matching::ListRequest;
 use incontra_engine::model::Day;
 use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
 use incontra_services::learn::{learn, LearnOptions};
@@ -411,19 +411,23 @@ async fn load_demo(node: &Node, config: GeneratorConfig) -> anyhow::Result<()> {
 /// list, as an operator would see it.
 fn print_example(node: &Node) -> anyhow::Result<()> {
     let read = node.read.clone();
-    let state = read.state()?;
     let today = server::today(node.as_of);
-    let ctx = read.context(today);
-    let mut vacancies: Vec<_> = state.vacancies().filter(|v| v.is_open_on(today)).collect();
+    let view = read.view(today)?;
+    let mut vacancies: Vec<_> = view
+        .state()
+        .vacancies()
+        .filter(|v| v.is_open_on(today))
+        .collect();
     vacancies.sort_by(|a, b| a.id.cmp(&b.id));
+    // An operator reading the list also wants to see who was left out.
     let request = ListRequest {
         limit: 10,
+        count_exclusions: true,
         ..ListRequest::default()
     };
     let mut chosen = None;
     for v in vacancies.iter().take(200) {
-        let text = read.candidate_relevance(v)?;
-        let list = matching::match_candidates(&state, &ctx, &v.id, &request, &text)?;
+        let list = view.candidates_for(&v.id, &request)?;
         if list.items.len() >= 10 {
             chosen = Some((*v, list));
             break;

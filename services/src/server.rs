@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use incontra_engine::matching::{self, ListRequest, MatchError};
-use incontra_engine::model::{Candidate, Day, Vacancy};
+use incontra_engine::model::Day;
 use incontra_engine::outcomes;
 use incontra_engine::scoring::RequestFilters;
 use incontra_engine::state::{Outcome, State};
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
+use incontra_indexer::query::QueryError;
 use incontra_kafka::{KafkaSource, SourceStatus};
 use incontra_proto::events::v1 as ev;
 use incontra_proto::events::v1::Envelope;
@@ -170,20 +171,15 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(internal)?
 }
 
-fn vacancy<'s>(state: &'s State, id: &str) -> Result<&'s Vacancy, Status> {
-    state
-        .vacancy(id)
-        .ok_or_else(|| match_status(MatchError::UnknownVacancy(id.to_owned())))
-}
-
-fn candidate<'s>(state: &'s State, id: &str) -> Result<&'s Candidate, Status> {
-    state
-        .candidate(id)
-        .ok_or_else(|| match_status(MatchError::UnknownCandidate(id.to_owned())))
-}
-
 fn projection_status(e: ProjectionError) -> Status {
     Status::internal(e.to_string())
+}
+
+fn query_status(e: QueryError) -> Status {
+    match e {
+        QueryError::Match(e) => match_status(e),
+        QueryError::Projection(e) => projection_status(e),
+    }
 }
 
 #[tonic::async_trait]
@@ -248,12 +244,7 @@ impl MatchService for MatchServiceImpl {
         let ticket = self.admission.enter().await?;
         let (mut response, record) = blocking(move || {
             let _ticket = ticket;
-            let state = read.state().map_err(projection_status)?;
-            let vacancy = vacancy(&state, &r.vacancy_id)?;
-            let text = read
-                .candidate_relevance(vacancy)
-                .map_err(projection_status)?;
-            let ctx = read.context(today);
+            let view = read.view(today).map_err(projection_status)?;
             let request = ListRequest {
                 limit,
                 filters: RequestFilters {
@@ -262,9 +253,12 @@ impl MatchService for MatchServiceImpl {
                 },
                 min_score: r.min_score,
                 only_congrua: r.only_congrua,
+                count_exclusions: r.count_exclusions,
             };
-            let list = matching::match_candidates(&state, &ctx, &r.vacancy_id, &request, &text)
-                .map_err(match_status)?;
+            let list = view
+                .candidates_for(&r.vacancy_id, &request)
+                .map_err(query_status)?;
+            let state = view.state();
             let mut personal_data = Vec::new();
             let matches = list
                 .items
@@ -295,7 +289,7 @@ impl MatchService for MatchServiceImpl {
                 &r.vacancy_id,
                 who,
                 today,
-                &state,
+                state,
                 &read,
                 &list.items,
             );
@@ -329,19 +323,16 @@ impl MatchService for MatchServiceImpl {
         let ticket = self.admission.enter().await?;
         let (mut response, record) = blocking(move || {
             let _ticket = ticket;
-            let state = read.state().map_err(projection_status)?;
-            let candidate = candidate(&state, &r.candidate_id)?;
-            let text = read
-                .vacancy_relevance(candidate)
-                .map_err(projection_status)?;
-            let ctx = read.context(today);
+            let view = read.view(today).map_err(projection_status)?;
             let request = ListRequest {
                 limit,
                 only_congrua: r.only_congrua,
                 ..ListRequest::default()
             };
-            let list = matching::match_vacancies(&state, &ctx, &r.candidate_id, &request, &text)
-                .map_err(match_status)?;
+            let list = view
+                .vacancies_for(&r.candidate_id, &request)
+                .map_err(query_status)?;
+            let state = view.state();
             let matches = list
                 .items
                 .iter()
@@ -368,7 +359,7 @@ impl MatchService for MatchServiceImpl {
                 &r.candidate_id,
                 who,
                 today,
-                &state,
+                state,
                 &read,
                 &list.items,
             );
@@ -398,17 +389,10 @@ impl MatchService for MatchServiceImpl {
         let read = self.read.clone();
         let today = today(self.as_of);
         blocking(move || {
-            let state = read.state().map_err(projection_status)?;
-            let vacancy = vacancy(&state, &r.vacancy_id)?;
-            // The same relevance a list would have used for this candidate.
-            let text = read
-                .candidate_relevance(vacancy)
-                .map_err(projection_status)?;
-            let ctx = read.context(today);
-            let relevance = text.get(&r.candidate_id).copied().unwrap_or(0.0);
-            let (_, eval) =
-                matching::explain(&state, &ctx, &r.vacancy_id, &r.candidate_id, relevance)
-                    .map_err(match_status)?;
+            let view = read.view(today).map_err(projection_status)?;
+            let eval = view
+                .explain(&r.vacancy_id, &r.candidate_id)
+                .map_err(query_status)?;
             Ok(Response::new(pb::ExplainResponse {
                 eligible: eval.eligible,
                 filters: eval.filters.iter().map(convert::verdict).collect(),
@@ -549,27 +533,20 @@ impl MatchService for MatchServiceImpl {
                     .map_err(|_| Status::internal("projection lock poisoned"))?;
                 (p.journal_position(), p.snapshot_position())
             };
-            let state = read.state().map_err(projection_status)?;
+            let view = read.view(today).map_err(projection_status)?;
+            let state = view.state();
+            let counts = view.status();
             let c = state.counters();
             Ok(Response::new(pb::GetStatusResponse {
-                vacancies: state.vacancy_count() as u64,
-                open_vacancies: state.vacancies().filter(|v| v.is_open_on(today)).count() as u64,
-                candidates: state.candidate_count() as u64,
-                available_candidates: state
-                    .candidates()
-                    .filter(|c| {
-                        c.available
-                            && !c.withdrawn
-                            && state
-                                .employment_of(c)
-                                .is_none_or(|e| e.busy_hours_percent(today) < 100)
-                    })
-                    .count() as u64,
+                vacancies: counts.vacancies,
+                open_vacancies: counts.open_vacancies,
+                candidates: counts.candidates,
+                available_candidates: counts.available_candidates,
                 events_applied: c.applied,
                 events_ignored: c.duplicates + c.stale + c.ignored,
                 journal_position,
                 snapshot_position,
-                employment_records: state.employment_count() as u64,
+                employment_records: counts.employment_records,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 state_digest: if include_digest {
                     state.digest()

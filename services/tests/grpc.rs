@@ -631,7 +631,21 @@ async fn match_candidates_is_ranked_explained_and_capped() {
     let mut c = client(f).await;
     let v = &f.best_vacancy;
 
-    let full = candidates(&mut c, v, 500, false).await;
+    let full = c
+        .match_candidates(pb::MatchCandidatesRequest {
+            vacancy_id: v.clone(),
+            limit: 500,
+            count_exclusions: true,
+            ..Default::default()
+        })
+        .await
+        .expect("MatchCandidates with exclusion counts")
+        .into_inner();
+    // Counting scans everyone within reach; the list is the same without.
+    let uncounted = candidates(&mut c, v, 500, false).await;
+    assert_eq!(uncounted.matches, full.matches);
+    assert_eq!(uncounted.considered, full.considered);
+    assert!(uncounted.excluded.is_empty(), "{:?}", uncounted.excluded);
     assert!(
         full.matches.len() >= 10,
         "the best of the tried vacancies, {v}, lists only {} candidates",
@@ -1362,6 +1376,7 @@ async fn only_congrua_keeps_the_suitable_offers_and_says_why() {
                 vacancy_id: v.clone(),
                 limit: 500,
                 only_congrua: true,
+                count_exclusions: true,
                 ..Default::default()
             })
             .await

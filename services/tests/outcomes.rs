@@ -71,6 +71,7 @@ async fn list(
         limit: 50,
         include_personal_data: true,
         requester,
+        count_exclusions: true,
         ..Default::default()
     })
     .await
