@@ -35,12 +35,17 @@ use std::fmt;
 use chrono::{Datelike, Months, NaiveDate};
 use serde::Deserialize;
 
+use crate::employment::EmploymentRecord;
 use crate::model::{
     day_from_ymd, format_day, Candidate, ContractType, Day, IncomeSupport, Vacancy,
 };
 
-/// The rule packs compiled in, one file per legal regime.
-const EMBEDDED_PACKS: [&str; 1] = [include_str!("../../config/congruity/dm-2018-04-10.toml")];
+/// The rule packs compiled in, one file per legal regime and reading of it.
+const EMBEDDED_PACKS: [&str; 3] = [
+    include_str!("../../config/congruity/dm-2018-04-10.toml"),
+    include_str!("../../config/congruity/dm-2018-04-10-r2.toml"),
+    include_str!("../../config/congruity/dl-48-2023-art9.toml"),
+];
 
 const SEP_CSV: &str = include_str!("../../data/reference/cp2011_sep.csv");
 const SEP_FILE: &str = "cp2011_sep.csv";
@@ -245,6 +250,9 @@ pub enum ExperienceRule {
     SepContinuity { cp2011_level: usize },
     /// Same SEP as a profession of the patto or of the work history.
     Sep,
+    /// The regime sets no coherence requirement (D.L. 48/2023 art. 9 c.1 lists none): the
+    /// criterion is reported as not applicable, with the pack's citation.
+    NotRequired,
 }
 
 /// The distance limit of a band.
@@ -257,8 +265,23 @@ pub enum DistanceRule {
         fallback_km: u32,
         fallback_minutes: u32,
     },
-    /// Within `max_km` of the domicile or `max_minutes` by public transport.
-    Fixed { max_km: u32, max_minutes: u32 },
+    /// Within `max_km` of the domicile or `max_minutes` by public transport. With
+    /// `patto_narrows`, a distance the patto di servizio agreed
+    /// ([`CandidateProfile::patto_max_distance_km`](crate::model::CandidateProfile)), when
+    /// shorter, replaces both limits; a longer one never widens them. The person's declared
+    /// mobility (`max_distance_km`) is a matching preference and plays no part.
+    Fixed {
+        max_km: u32,
+        max_minutes: u32,
+        #[serde(default)]
+        patto_narrows: bool,
+    },
+    /// Open-ended offers (the pack's `contract.open_ended`) have no distance limit; any other
+    /// offer, and an open-ended one when the household has children under 14, must be within
+    /// `max_km` or `max_minutes` by public transport (D.L. 48/2023 art. 9 c.1 a), d), c.1-bis).
+    /// When whether such children exist is not known, an open-ended offer beyond the limit is
+    /// not satisfied: the exception cannot be ruled out.
+    OpenEndedUnlimited { max_km: u32, max_minutes: u32 },
 }
 
 /// An unemployment-duration band and the rules that depend on it.
@@ -286,8 +309,14 @@ pub struct ContractRules {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoursRules {
-    /// A part-time offer is congrua if its hours are at least this share of the last contract's.
-    pub min_percent_of_last_contract: u32,
+    /// A part-time offer is congrua if its hours are at least this share of the last contract's
+    /// (DM 10/4/2018). Exactly one of the two thresholds is set.
+    #[serde(default)]
+    pub min_percent_of_last_contract: Option<u32>,
+    /// A part-time offer is congrua if its hours are at least this share of full time
+    /// (D.L. 48/2023 art. 9 c.1 b)).
+    #[serde(default)]
+    pub min_percent_of_full_time: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -309,13 +338,21 @@ pub struct RulePack {
     pub title: String,
     pub valid_from: Day,
     pub valid_until: Option<Day>,
+    /// The income supports whose recipients this pack judges; empty for the general pack,
+    /// which judges everyone no specific pack covers on the day.
+    pub recipients: Vec<IncomeSupport>,
+    /// Whether the unemployment duration leaves out the periods of suspension of the
+    /// unemployment status (DM art. 3 c.1), derived from the comunicazioni obbligatorie.
+    pub exclude_suspensions: bool,
     pub citations: Citations,
     /// Ordered by `max_months`; the last one is open. Private so that every pack went through
     /// validation: evaluation relies on a last, open band.
     bands: Vec<Band>,
     pub contract: ContractRules,
     pub hours: HoursRules,
-    pub pay: PayRules,
+    /// The comparison with the benefit (D.Lgs. 150/2015 art. 25 c.1 d)); `None` in a regime
+    /// that has none.
+    pub pay: Option<PayRules>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,11 +362,15 @@ struct PackFile {
     title: String,
     valid_from: toml::value::Datetime,
     valid_until: Option<toml::value::Datetime>,
+    #[serde(default)]
+    recipients: Vec<IncomeSupport>,
+    #[serde(default)]
+    exclude_suspensions: bool,
     citations: Citations,
     bands: Vec<Band>,
     contract: ContractRules,
     hours: HoursRules,
-    pay: PayRules,
+    pay: Option<PayRules>,
 }
 
 impl RulePack {
@@ -358,6 +399,8 @@ impl RulePack {
             title: file.title,
             valid_from,
             valid_until,
+            recipients: file.recipients,
+            exclude_suspensions: file.exclude_suspensions,
             citations: file.citations,
             bands: file.bands,
             contract: file.contract,
@@ -376,6 +419,24 @@ impl RulePack {
     /// True when the pack is in force on `day`.
     pub fn covers(&self, day: Day) -> bool {
         self.valid_from <= day && self.valid_until.is_none_or(|until| day < until)
+    }
+
+    /// True when both packs are in force on some day.
+    fn overlaps(&self, other: &RulePack) -> bool {
+        self.valid_until
+            .is_none_or(|until| other.valid_from < until)
+            && other
+                .valid_until
+                .is_none_or(|until| self.valid_from < until)
+    }
+
+    /// True when the two packs could both be chosen for one person: both general, or naming a
+    /// benefit in common.
+    fn same_people(&self, other: &RulePack) -> bool {
+        if self.recipients.is_empty() || other.recipients.is_empty() {
+            return self.recipients.is_empty() && other.recipients.is_empty();
+        }
+        self.recipients.iter().any(|r| other.recipients.contains(r))
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -417,7 +478,7 @@ impl RulePack {
             let level = match band.experience {
                 ExperienceRule::PattoArea { cp2011_level }
                 | ExperienceRule::SepContinuity { cp2011_level } => Some(cp2011_level),
-                ExperienceRule::Sep => None,
+                ExperienceRule::Sep | ExperienceRule::NotRequired => None,
             };
             if level.is_some_and(|l| !(1..=5).contains(&l)) {
                 return Err(format!("band «{}»: cp2011_level must be 1-5", band.label));
@@ -439,14 +500,39 @@ impl RulePack {
         {
             return Err("a contract type is both open_ended and fixed_term".into());
         }
-        if !(1..=100).contains(&self.hours.min_percent_of_last_contract) {
-            return Err("hours.min_percent_of_last_contract must be 1-100".into());
+        match (
+            self.hours.min_percent_of_last_contract,
+            self.hours.min_percent_of_full_time,
+        ) {
+            (Some(share), None) | (None, Some(share)) if (1..=100).contains(&share) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("hours: the threshold must be 1-100".into());
+            }
+            _ => {
+                return Err(
+                    "hours: set exactly one of min_percent_of_last_contract and \
+                            min_percent_of_full_time"
+                        .into(),
+                );
+            }
         }
-        if self.pay.employee_contribution_rate_bp >= 10_000 {
-            return Err("pay.employee_contribution_rate_bp must be below 10000".into());
+        if let Some(pay) = &self.pay {
+            if pay.employee_contribution_rate_bp >= 10_000 {
+                return Err("pay.employee_contribution_rate_bp must be below 10000".into());
+            }
+            if pay.min_margin_percent > 1_000 {
+                return Err("pay.min_margin_percent is implausibly large".into());
+            }
         }
-        if self.pay.min_margin_percent > 1_000 {
-            return Err("pay.min_margin_percent is implausibly large".into());
+        if self.recipients.contains(&IncomeSupport::None) {
+            return Err("recipients may not contain None: the general pack names none".into());
+        }
+        let unlimited = self
+            .bands
+            .iter()
+            .any(|b| matches!(b.distance, DistanceRule::OpenEndedUnlimited { .. }));
+        if unlimited && self.contract.open_ended.is_empty() {
+            return Err("an open_ended_unlimited distance needs open_ended contract types".into());
         }
         Ok(())
     }
@@ -465,7 +551,8 @@ fn toml_day(value: &toml::value::Datetime) -> Option<Day> {
     )
 }
 
-/// Every rule pack, sorted by validity; at most one is in force on any day.
+/// Every rule pack, sorted by validity. On any day at most one general pack is in force, and
+/// at most one pack for the recipients of any benefit.
 #[derive(Debug, Clone)]
 pub struct RulePacks {
     packs: Vec<RulePack>,
@@ -484,30 +571,42 @@ impl RulePacks {
             .map(|(index, text)| RulePack::parse(index, text))
             .collect::<Result<Vec<_>, _>>()?;
         packs.sort_by(|a, b| a.valid_from.cmp(&b.valid_from).then(a.id.cmp(&b.id)));
-        for pair in packs.windows(2) {
-            let (first, second) = (&pair[0], &pair[1]);
-            if first.id == second.id {
-                return Err(CongruityError::InvalidPack {
-                    pack: first.id.clone(),
-                    reason: "two packs share this id".into(),
-                });
-            }
-            // Sorted by start: they overlap exactly when the first is still in force when the
-            // second starts. Two packs on the same day would make replays ambiguous.
-            if first.covers(second.valid_from) {
-                return Err(CongruityError::Overlap {
-                    first: first.id.clone(),
-                    second: second.id.clone(),
-                    day: format_day(second.valid_from),
-                });
+        for (i, first) in packs.iter().enumerate() {
+            for second in &packs[i + 1..] {
+                if first.id == second.id {
+                    return Err(CongruityError::InvalidPack {
+                        pack: first.id.clone(),
+                        reason: "two packs share this id".into(),
+                    });
+                }
+                // Two packs that could judge the same person on the same day would make
+                // replays ambiguous.
+                if first.same_people(second) && first.overlaps(second) {
+                    return Err(CongruityError::Overlap {
+                        first: first.id.clone(),
+                        second: second.id.clone(),
+                        day: format_day(second.valid_from.max(first.valid_from)),
+                    });
+                }
             }
         }
         Ok(RulePacks { packs })
     }
 
-    /// The pack in force on `day`, if any.
+    /// The general pack in force on `day`, if any.
     pub fn in_force(&self, day: Day) -> Option<&RulePack> {
-        self.packs.iter().find(|pack| pack.covers(day))
+        self.packs
+            .iter()
+            .find(|pack| pack.recipients.is_empty() && pack.covers(day))
+    }
+
+    /// The pack that judges a recipient of `support` on `day`: the pack for that benefit when
+    /// one is in force, otherwise the general one.
+    pub fn for_recipient(&self, day: Day, support: IncomeSupport) -> Option<&RulePack> {
+        self.packs
+            .iter()
+            .find(|pack| pack.recipients.contains(&support) && pack.covers(day))
+            .or_else(|| self.in_force(day))
     }
 
     pub fn packs(&self) -> &[RulePack] {
@@ -534,6 +633,10 @@ pub struct CongruityInput<'a> {
     /// Registered under L. 68/1999 art. 1 (persons with disabilities). Health data: pass it only
     /// where the result stays with the services entitled to it.
     pub collocamento_mirato: bool,
+    /// The worker's comunicazioni obbligatorie, from which the periods of suspension of the
+    /// unemployment status are derived (packs with `exclude_suspensions`); `None` when the
+    /// engine holds none for the person.
+    pub employment: Option<&'a EmploymentRecord>,
     /// The day the offer is proposed.
     pub today: Day,
 }
@@ -607,8 +710,11 @@ pub struct Congruity {
     pub pack_id: String,
     /// The band's label ("fino a 6 mesi").
     pub band: String,
-    /// Whole months from the DID to the day of the offer.
+    /// Whole months of unemployment from the DID to the day of the offer, periods of
+    /// suspension excluded when the pack excludes them.
     pub unemployment_months: u32,
+    /// Days of suspension left out of the duration (0 when the pack excludes none).
+    pub suspended_days: u32,
     /// No criterion is [`Verdict::NotSatisfied`].
     pub congrua: bool,
     pub criteria: Vec<CriterionVerdict>,
@@ -622,10 +728,22 @@ impl Congruity {
 
 /// Judges one offer against the rules of `pack` (normally `RulePacks::in_force(input.today)`).
 pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) -> Congruity {
-    let (months, band) = unemployment(pack, input.candidate.did_day, input.today);
+    let did = input.candidate.did_day;
+    let suspended_days = if pack.exclude_suspensions {
+        suspension_days(input.employment, did, input.today)
+    } else {
+        0
+    };
+    // Leaving out the suspended days is counting up to a day as many days earlier: the
+    // calendar-month bands then apply unchanged.
+    let counted_until = input
+        .today
+        .saturating_sub(i32::try_from(suspended_days).unwrap_or(i32::MAX));
+    let (months, band) = unemployment(pack, did, counted_until);
     let who = Who {
         months,
         band: &band.label,
+        suspended_days,
     };
     let mut criteria = vec![
         experience(pack, band, &who, input, seps),
@@ -650,6 +768,7 @@ pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) ->
         pack_id: pack.id.clone(),
         band: band.label.clone(),
         unemployment_months: months,
+        suspended_days,
         congrua: criteria.iter().all(|c| c.verdict != Verdict::NotSatisfied),
         criteria,
     }
@@ -659,6 +778,7 @@ pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) ->
 struct Who<'a> {
     months: u32,
     band: &'a str,
+    suspended_days: u32,
 }
 
 impl fmt::Display for Who<'_> {
@@ -668,12 +788,65 @@ impl fmt::Display for Who<'_> {
             1 => "1 mese".to_string(),
             n => format!("{n} mesi"),
         };
+        let suspended = match self.suspended_days {
+            0 => String::new(),
+            1 => ", escluso 1 giorno di sospensione".to_string(),
+            n => format!(", esclusi {n} giorni di sospensione"),
+        };
         write!(
             f,
-            "per chi è disoccupato/a da {months} (fascia «{}»)",
+            "per chi è disoccupato/a da {months}{suspended} (fascia «{}»)",
             self.band
         )
     }
+}
+
+/// Days between the DID and the day before `today` on which a contract the comunicazioni
+/// obbligatorie describe was in force: the periods of suspension of the unemployment status
+/// (DM art. 3 c.1 excludes them from the duration). Overlapping contracts count once.
+///
+/// Whether a job suspends the status or leaves it intact depends on the income it pays
+/// (D.L. 4/2019 art. 4 c.15-quater), which the notices the engine holds do not carry. Every
+/// period of work is therefore counted as a suspension: this can only shorten the duration,
+/// which keeps a person in a narrower band (shorter distances, closer coherence), never in a
+/// wider one. A job past six months would end the status instead (a new DID then restarts the
+/// count), and counting it as suspended errs the same safe way.
+pub fn suspension_days(record: Option<&EmploymentRecord>, did: Day, today: Day) -> u32 {
+    let Some(record) = record else {
+        return 0;
+    };
+    // Each contract as the days [from, to] it was worked, within [did, today - 1].
+    let mut spans: Vec<(Day, Day)> = record
+        .contracts()
+        .iter()
+        .filter_map(|c| {
+            let last_worked = [c.end_day, c.ceased.as_ref().map(|(day, _)| *day)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(Day::MAX);
+            let from = c.start_day.max(did);
+            let to = last_worked.min(today.saturating_sub(1));
+            (from <= to).then_some((from, to))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut total: i64 = 0;
+    let mut current: Option<(Day, Day)> = None;
+    for (from, to) in spans {
+        current = match current {
+            Some((start, end)) if from <= end.saturating_add(1) => Some((start, end.max(to))),
+            Some((start, end)) => {
+                total += i64::from(end) - i64::from(start) + 1;
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((start, end)) = current {
+        total += i64::from(end) - i64::from(start) + 1;
+    }
+    u32::try_from(total).unwrap_or(u32::MAX)
 }
 
 fn date_of(day: Day) -> Option<NaiveDate> {
@@ -838,6 +1011,14 @@ fn experience(
             sep_coherence(seps, input, who, cite, Some(cp2011_level))
         }
         ExperienceRule::Sep => sep_coherence(seps, input, who, cite, None),
+        ExperienceRule::NotRequired => CriterionVerdict {
+            criterion: Criterion::Experience,
+            verdict: Verdict::NotApplicable,
+            reason: format!(
+                "Il regolamento applicato non pone un requisito di coerenza con esperienze e \
+                 competenze ({cite})"
+            ),
+        },
     }
 }
 
@@ -943,16 +1124,27 @@ fn distance(
             format!("Distanza dal domicilio non calcolabile ({cite})"),
         );
     }
+    let profile = &input.candidate.profile;
     // The limit, whether public transport can make up for it, and how to name it.
     let (max_km, max_minutes, source) = match band.distance {
         DistanceRule::Fixed {
             max_km,
             max_minutes,
-        } => (max_km, Some(max_minutes), String::new()),
+            patto_narrows,
+        } => match profile.patto_max_distance_km.filter(|_| patto_narrows) {
+            // The patto's distance is the person's agreed limit: public transport does not
+            // stretch it.
+            Some(patto_km) if patto_km < max_km => (
+                patto_km,
+                None,
+                " concordato nel patto di servizio".to_string(),
+            ),
+            _ => (max_km, Some(max_minutes), String::new()),
+        },
         DistanceRule::Patto {
             fallback_km,
             fallback_minutes,
-        } => match input.candidate.profile.max_distance_km {
+        } => match profile.max_distance_km {
             0 => (
                 fallback_km,
                 Some(fallback_minutes),
@@ -961,6 +1153,48 @@ fn distance(
             ),
             patto_km => (patto_km, None, " del patto di servizio".to_string()),
         },
+        DistanceRule::OpenEndedUnlimited {
+            max_km,
+            max_minutes,
+        } => {
+            let kind = input.vacancy.spec.contract_type;
+            if pack.contract.open_ended.contains(&kind) {
+                match profile.children_under_14 {
+                    Some(false) => {
+                        return v(
+                            true,
+                            format!(
+                                "{}: nessun limite di distanza nel territorio nazionale \
+                                 (distanza {} km; nel nucleo non risultano figli minori di 14 \
+                                 anni) ({cite})",
+                                contract_phrase(kind),
+                                format_number(km)
+                            ),
+                        )
+                    }
+                    Some(true) => (
+                        max_km,
+                        Some(max_minutes),
+                        " (figli minori di 14 anni nel nucleo)".to_string(),
+                    ),
+                    None if km <= f64::from(max_km) => (max_km, Some(max_minutes), String::new()),
+                    None => {
+                        return v(
+                            false,
+                            format!(
+                                "{}: senza limite di distanza solo se nel nucleo non ci sono \
+                                 figli minori di 14 anni, dato non noto; a {} km oltre il \
+                                 limite di {max_km} km che vale altrimenti ({cite})",
+                                contract_phrase(kind),
+                                format_number(km)
+                            ),
+                        )
+                    }
+                }
+            } else {
+                (max_km, Some(max_minutes), String::new())
+            }
+        }
     };
     let within_km = km <= f64::from(max_km);
     let within_minutes = match (max_minutes, input.travel_minutes) {
@@ -1073,7 +1307,6 @@ fn months_text(months: u32) -> String {
 
 fn hours(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
     let cite = &pack.citations.hours;
-    let min_share = pack.hours.min_percent_of_last_contract;
     let offered = input.vacancy.spec.hours_percent;
     let v = |ok, reason| verdict(Criterion::Hours, ok, reason);
     if offered >= 100 {
@@ -1085,6 +1318,32 @@ fn hours(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
             format!("Orario non indicato nell'offerta: non si può verificare ({cite})"),
         );
     }
+    // `validate` guarantees exactly one threshold.
+    let min_share = match (
+        pack.hours.min_percent_of_last_contract,
+        pack.hours.min_percent_of_full_time,
+    ) {
+        (Some(share), _) => share,
+        (None, Some(share)) => {
+            let ok = offered >= share;
+            let relation = if ok { "non inferiore" } else { "inferiore" };
+            return v(
+                ok,
+                format!(
+                    "Part-time {}{offered}%: {relation} {}{share}% dell'orario a tempo pieno \
+                     ({cite})",
+                    with_article("a", &offered.to_string()),
+                    with_article("a", &share.to_string()),
+                ),
+            );
+        }
+        (None, None) => {
+            return v(
+                false,
+                format!("Soglia di orario non definita dal regolamento ({cite})"),
+            )
+        }
+    };
     match input.last_contract_hours_percent.filter(|&last| last > 0) {
         None => v(
             false,
@@ -1139,8 +1398,17 @@ fn support_name(support: IncomeSupport) -> &'static str {
 }
 
 fn pay(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
-    let rules = &pack.pay;
     let cite = &pack.citations.pay;
+    let Some(rules) = &pack.pay else {
+        return CriterionVerdict {
+            criterion: Criterion::Pay,
+            verdict: Verdict::NotApplicable,
+            reason: format!(
+                "Il regolamento applicato non prevede il confronto della retribuzione con \
+                 l'importo del beneficio ({cite})"
+            ),
+        };
+    };
     let profile = &input.candidate.profile;
     let support = profile.income_support;
     let name = support_name(support);
@@ -1288,10 +1556,12 @@ impl CongruityRules {
         })
     }
 
-    /// The verdict under the pack in force on `input.today`, or `None` on a
+    /// The verdict under the pack in force on `input.today` for the person's benefit on that
+    /// day (the ADI/SFL pack for their recipients, the general one otherwise), or `None` on a
     /// day no pack covers (before the decree).
     pub fn assess(&self, input: &CongruityInput<'_>) -> Option<Congruity> {
-        let pack = self.packs.in_force(input.today)?;
+        let support = input.candidate.profile.income_support;
+        let pack = self.packs.for_recipient(input.today, support)?;
         Some(evaluate(pack, input, &self.seps))
     }
 }

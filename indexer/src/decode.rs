@@ -370,6 +370,10 @@ impl<'r> Decoder<'r> {
             vulnerable: p.vulnerable,
             summary: p.summary.clone(),
             monthly_benefit_eur: p.monthly_benefit_eur,
+            // Zero km would make every offer beyond the domicile not congrua: a patto that
+            // agreed no distance says nothing, so it is read as unstated.
+            patto_max_distance_km: p.patto_max_distance_km.filter(|&km| km > 0),
+            children_under_14: p.children_under_14,
         })
     }
 
