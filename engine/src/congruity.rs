@@ -16,11 +16,18 @@
 //! contract, unknown benefit), the criterion is not satisfied and the reason says what is
 //! missing: a "congrua" the engine cannot back up would be used against the worker.
 //!
-//! What the engine approximates (each is stated in the pack and in `SOURCES.md`): the patto di
-//! servizio's activity areas are the desired professions; the patto's distance limit is the
-//! profile's mobility limit; professional continuity is the same CP2011 major group; the pay net
-//! of employee contributions is the gross pay minus the ordinary pension contribution rate.
-//! Suspensions of the unemployment status are not known and not subtracted.
+//! A pack judges either everyone (the general pack) or the recipients of the benefits it names
+//! (`recipients`, e.g. ADI/SFL under D.L. 48/2023 art. 9): [`CongruityRules::assess`] picks the
+//! pack for the person's benefit on the day judged. `docs/LAW.md` lists every rule with its
+//! source and how sure it is.
+//!
+//! What the engine approximates (each is stated in the pack and in `docs/LAW.md`): the patto di
+//! servizio's activity areas are the desired professions; professional continuity is the same
+//! CP2011 major group; the pay net of employee contributions is the gross pay minus the ordinary
+//! pension contribution rate; every day worked after the DID is a suspension of the unemployment
+//! status (the CO carry no pay to tell a kept status from a suspended one), which can only
+//! shorten the duration. The person's declared mobility is never the patto's limit: only the
+//! patto's own distance, where the pack lets it, and then only to narrow the decree's.
 //!
 //! For persons registered in the collocamento mirato (L. 68/1999 art. 1) the decree requires the
 //! competent service's assessment of the offer's compatibility with the certified impairments,
