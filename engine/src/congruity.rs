@@ -55,6 +55,7 @@ const EMBEDDED_PACKS: [&str; 3] = [
 ];
 
 const SEP_CSV: &str = include_str!("../../data/reference/cp2011_sep.csv");
+const CCNL_CSV: &str = include_str!("../../data/reference/ccnl_minimi.csv");
 const SEP_FILE: &str = "cp2011_sep.csv";
 
 /// Days from 0001-01-01 (proleptic Gregorian, day 1) to 1970-01-01, to turn a [`Day`] into a date.
@@ -111,6 +112,14 @@ pub enum CongruityError {
     SepCsv(#[from] csv::Error),
     #[error("{SEP_FILE}:{line}: {reason}")]
     InvalidSep { line: u64, reason: String },
+    #[error("ccnl_minimi.csv: cannot parse CSV: {0}")]
+    CcnlCsv(#[source] csv::Error),
+    #[error("ccnl_minimi.csv: CCNL {ccnl} level {level}: {reason}")]
+    InvalidCcnl {
+        ccnl: String,
+        level: String,
+        reason: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,6 +238,153 @@ fn segments(code: &str) -> Option<Vec<&str>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// CCNL minimums
+// ---------------------------------------------------------------------------------------------
+
+/// The minimum monthly pay of one level of one CCNL over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcnlMinimum {
+    pub ccnl: String,
+    pub level: String,
+    pub valid_from: Day,
+    /// Exclusive; `None` while in force.
+    pub valid_until: Option<Day>,
+    /// Full-time gross monthly minimum (paga base plus contingenza), in cents.
+    pub monthly_minimum_cents: u64,
+    /// Where the figure comes from, quoted in the reason.
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CcnlRow {
+    ccnl: String,
+    level: String,
+    valid_from: String,
+    valid_until: String,
+    monthly_minimum_eur: String,
+    source: String,
+}
+
+/// Minimum pay by CCNL and level, with validity dates (`data/reference/ccnl_minimi.csv`). A
+/// (CCNL, level, day) the table does not hold has no minimum: the check is then not assessable.
+#[derive(Debug, Clone, Default)]
+pub struct CcnlTable {
+    rows: Vec<CcnlMinimum>,
+}
+
+impl CcnlTable {
+    /// The table compiled in from `data/reference/ccnl_minimi.csv`.
+    pub fn embedded() -> Result<CcnlTable, CongruityError> {
+        Self::from_csv(CCNL_CSV)
+    }
+
+    pub fn from_csv(text: &str) -> Result<CcnlTable, CongruityError> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let mut rows: Vec<CcnlMinimum> = Vec::new();
+        for record in reader.deserialize::<CcnlRow>() {
+            let row = record.map_err(CongruityError::CcnlCsv)?;
+            let invalid = |reason: String| CongruityError::InvalidCcnl {
+                ccnl: row.ccnl.clone(),
+                level: row.level.clone(),
+                reason,
+            };
+            let day = |text: &str| -> Result<Option<Day>, CongruityError> {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| day_from_ymd(d.year(), d.month(), d.day()))
+                    .map(Some)
+                    .ok_or_else(|| invalid(format!("{text:?} is not a YYYY-MM-DD date")))
+            };
+            let valid_from =
+                day(&row.valid_from)?.ok_or_else(|| invalid("valid_from is required".into()))?;
+            let valid_until = day(&row.valid_until)?;
+            if valid_until.is_some_and(|until| until <= valid_from) {
+                return Err(invalid("valid_until is not after valid_from".into()));
+            }
+            let monthly_minimum_cents = euro_cents(&row.monthly_minimum_eur)
+                .filter(|&c| c > 0)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "monthly_minimum_eur {:?} is not a positive amount like 1613.98",
+                        row.monthly_minimum_eur
+                    ))
+                })?;
+            if row.source.trim().is_empty() {
+                return Err(invalid("every minimum needs its source".into()));
+            }
+            let entry = CcnlMinimum {
+                ccnl: row.ccnl.trim().to_owned(),
+                level: row.level.trim().to_owned(),
+                valid_from,
+                valid_until,
+                monthly_minimum_cents,
+                source: row.source.trim().to_owned(),
+            };
+            // Two minimums for one level on one day would make the verdict depend on row order.
+            let overlapping = rows.iter().any(|r| {
+                r.ccnl == entry.ccnl
+                    && r.level == entry.level
+                    && r.valid_until.is_none_or(|u| entry.valid_from < u)
+                    && entry.valid_until.is_none_or(|u| r.valid_from < u)
+            });
+            if overlapping {
+                return Err(invalid("two minimums overlap in time".into()));
+            }
+            rows.push(entry);
+        }
+        Ok(CcnlTable { rows })
+    }
+
+    /// The minimum of `level` of `ccnl` in force on `day`.
+    pub fn minimum(&self, ccnl: &str, level: &str, day: Day) -> Option<&CcnlMinimum> {
+        self.rows.iter().find(|r| {
+            r.ccnl == ccnl
+                && r.level == level
+                && r.valid_from <= day
+                && r.valid_until.is_none_or(|until| day < until)
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// "1613.98" or "1613" as cents; `None` for anything else (no thousands separators).
+fn euro_cents(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (euros, cents) = match text.split_once('.') {
+        None => (text, "00"),
+        Some((e, c)) if c.len() == 2 => (e, c),
+        Some((e, c)) if c.len() == 1 => (e, c),
+        _ => return None,
+    };
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(euros) || !all_digits(cents) {
+        return None;
+    }
+    let cents_value: u64 = cents.parse().ok()?;
+    let cents_value = if cents.len() == 1 {
+        cents_value * 10
+    } else {
+        cents_value
+    };
+    euros
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents_value)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rule packs
 // ---------------------------------------------------------------------------------------------
 
@@ -243,6 +399,9 @@ pub struct Citations {
     pub hours: String,
     pub pay: String,
     pub disability: String,
+    /// The rule on the CCNL minimum pay; required when the pack checks it.
+    #[serde(default)]
+    pub minimum_pay: Option<String>,
 }
 
 /// How coherence with experience and competences is judged in a band.
@@ -351,6 +510,9 @@ pub struct RulePack {
     /// Whether the unemployment duration leaves out the periods of suspension of the
     /// unemployment status (DM art. 3 c.1), derived from the comunicazioni obbligatorie.
     pub exclude_suspensions: bool,
+    /// Whether the offer's pay must be at least the minimum of its CCNL and level (a table held
+    /// apart, [`CcnlTable`]); an offer whose minimum is not known is then not congrua.
+    pub ccnl_minimum: bool,
     pub citations: Citations,
     /// Ordered by `max_months`; the last one is open. Private so that every pack went through
     /// validation: evaluation relies on a last, open band.
@@ -373,6 +535,8 @@ struct PackFile {
     recipients: Vec<IncomeSupport>,
     #[serde(default)]
     exclude_suspensions: bool,
+    #[serde(default)]
+    ccnl_minimum: bool,
     citations: Citations,
     bands: Vec<Band>,
     contract: ContractRules,
@@ -408,6 +572,7 @@ impl RulePack {
             valid_until,
             recipients: file.recipients,
             exclude_suspensions: file.exclude_suspensions,
+            ccnl_minimum: file.ccnl_minimum,
             citations: file.citations,
             bands: file.bands,
             contract: file.contract,
@@ -530,6 +695,9 @@ impl RulePack {
             if pay.min_margin_percent > 1_000 {
                 return Err("pay.min_margin_percent is implausibly large".into());
             }
+        }
+        if self.ccnl_minimum && self.citations.minimum_pay.is_none() {
+            return Err("ccnl_minimum needs citations.minimum_pay".into());
         }
         if self.recipients.contains(&IncomeSupport::None) {
             return Err("recipients may not contain None: the general pack names none".into());
@@ -735,6 +903,16 @@ impl Congruity {
 
 /// Judges one offer against the rules of `pack` (normally `RulePacks::in_force(input.today)`).
 pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) -> Congruity {
+    evaluate_with(pack, input, seps, &CcnlTable::default())
+}
+
+/// [`evaluate`] with the table of CCNL minimums the pack's `ccnl_minimum` check reads.
+pub fn evaluate_with(
+    pack: &RulePack,
+    input: &CongruityInput<'_>,
+    seps: &SepTable,
+    ccnl: &CcnlTable,
+) -> Congruity {
     let did = input.candidate.did_day;
     let suspended_days = if pack.exclude_suspensions {
         suspension_days(input.employment, did, input.today)
@@ -757,7 +935,7 @@ pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) ->
         distance(pack, band, &who, input),
         contract(pack, input.vacancy),
         hours(pack, input),
-        pay(pack, input),
+        pay_criterion(pack, input, ccnl),
     ];
     if input.collocamento_mirato {
         criteria.push(CriterionVerdict {
@@ -1404,6 +1582,102 @@ fn support_name(support: IncomeSupport) -> &'static str {
     }
 }
 
+/// The pay criterion: the CCNL minimum, when the pack checks it, and the comparison with the
+/// benefit; satisfied only when neither part fails.
+fn pay_criterion(
+    pack: &RulePack,
+    input: &CongruityInput<'_>,
+    ccnl: &CcnlTable,
+) -> CriterionVerdict {
+    let benefit = pay(pack, input);
+    if !pack.ccnl_minimum {
+        return benefit;
+    }
+    let minimum = minimum_pay(pack, input, ccnl);
+    let verdict = match (minimum.verdict, benefit.verdict) {
+        (Verdict::NotSatisfied, _) | (_, Verdict::NotSatisfied) => Verdict::NotSatisfied,
+        (Verdict::NotApplicable, Verdict::NotApplicable) => Verdict::NotApplicable,
+        _ => Verdict::Satisfied,
+    };
+    CriterionVerdict {
+        criterion: Criterion::Pay,
+        verdict,
+        reason: format!("{}; {}", minimum.reason, benefit.reason),
+    }
+}
+
+/// Pay against the minimum of the offer's CCNL and level on the day judged, pro rata of the
+/// hours for a part-time offer. Unknown CCNL, level, minimum or pay: not assessable, and so not
+/// satisfied.
+fn minimum_pay(pack: &RulePack, input: &CongruityInput<'_>, ccnl: &CcnlTable) -> CriterionVerdict {
+    let cite = pack
+        .citations
+        .minimum_pay
+        .as_deref()
+        .unwrap_or(&pack.citations.pay);
+    let spec = &input.vacancy.spec;
+    let v = |ok, reason| verdict(Criterion::Pay, ok, reason);
+    if spec.ccnl.is_empty() || spec.ccnl_level.is_empty() {
+        return v(
+            false,
+            format!(
+                "L'offerta non indica CCNL e livello: il rispetto dei minimi salariali non è \
+                 valutabile ({cite})"
+            ),
+        );
+    }
+    let name = format!("CCNL {} livello {}", spec.ccnl, spec.ccnl_level);
+    let Some(row) = ccnl.minimum(&spec.ccnl, &spec.ccnl_level, input.today) else {
+        return v(
+            false,
+            format!(
+                "Minimo del {name} in vigore il {} non presente nella tabella dei minimi: non \
+                 valutabile ({cite})",
+                format_day(input.today)
+            ),
+        );
+    };
+    if spec.gross_monthly_pay_eur == 0 {
+        return v(
+            false,
+            format!(
+                "Retribuzione dell'offerta non indicata: non si può verificare il minimo del \
+                 {name} ({cite})"
+            ),
+        );
+    }
+    let hours = spec.hours_percent.min(100);
+    if hours == 0 {
+        return v(
+            false,
+            format!(
+                "Orario dell'offerta non indicato: non si può riproporzionare il minimo del \
+                 {name} ({cite})"
+            ),
+        );
+    }
+    // Cents, the minimum rounded up: an offer is never called congrua on a rounding in its favour.
+    let threshold = (row.monthly_minimum_cents * u64::from(hours)).div_ceil(100);
+    let offered = u64::from(spec.gross_monthly_pay_eur) * 100;
+    let ok = offered >= threshold;
+    let relation = if ok { "non inferiore" } else { "inferiore" };
+    let share = if hours < 100 {
+        format!(", riproporzionato al {hours}% dell'orario")
+    } else {
+        String::new()
+    };
+    v(
+        ok,
+        format!(
+            "Retribuzione {} lordi al mese: {relation} al minimo del {name} ({}{share}; fonte: \
+             {}) ({cite})",
+            format_euro(offered),
+            format_euro(threshold),
+            row.source
+        ),
+    )
+}
+
 fn pay(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
     let cite = &pack.citations.pay;
     let Some(rules) = &pack.pay else {
@@ -1552,6 +1826,7 @@ mod tests {
 pub struct CongruityRules {
     pub packs: RulePacks,
     pub seps: SepTable,
+    pub ccnl: CcnlTable,
 }
 
 impl CongruityRules {
@@ -1560,6 +1835,7 @@ impl CongruityRules {
         Ok(CongruityRules {
             packs: RulePacks::embedded()?,
             seps: SepTable::embedded()?,
+            ccnl: CcnlTable::embedded()?,
         })
     }
 
@@ -1569,6 +1845,6 @@ impl CongruityRules {
     pub fn assess(&self, input: &CongruityInput<'_>) -> Option<Congruity> {
         let support = input.candidate.profile.income_support;
         let pack = self.packs.for_recipient(input.today, support)?;
-        Some(evaluate(pack, input, &self.seps))
+        Some(evaluate_with(pack, input, &self.seps, &self.ccnl))
     }
 }

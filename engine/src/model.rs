@@ -206,6 +206,11 @@ pub struct VacancySpec {
     pub nights: bool,
     pub weekends: bool,
     pub gross_monthly_pay_eur: u32,
+    /// The collective agreement the offer applies, by the code the comunicazioni obbligatorie
+    /// use for it (the "CCNL applicato" of the Unificato LAV); empty when not stated.
+    pub ccnl: String,
+    /// The level (livello di inquadramento) of the offer in that CCNL; empty when not stated.
+    pub ccnl_level: String,
     pub positions: u32,
     pub reserved_quota: ReservedQuota,
     pub target_programme: TargetProgramme,

@@ -7,8 +7,8 @@
 use std::sync::OnceLock;
 
 use incontra_engine::congruity::{
-    suspension_days, Congruity, CongruityError, CongruityInput, CongruityRules, Criterion,
-    RulePacks, Verdict,
+    suspension_days, CcnlTable, Congruity, CongruityError, CongruityInput, CongruityRules,
+    Criterion, RulePacks, Verdict,
 };
 use incontra_engine::employment::EmploymentRecord;
 use incontra_engine::event::{CoAction, CoQuadro, ComunicazioneObbligatoria};
@@ -24,9 +24,20 @@ fn day(y: i32, m: u32, d: u32) -> Day {
     day_from_ymd(y, m, d).expect("valid date")
 }
 
+/// A CCNL minimum for the tests only: the embedded table holds no verified minimum yet, and
+/// these tests are about the other criteria. "TEST" is not a real CCNL code.
+const TEST_MINIMUMS: &str = "ccnl,level,valid_from,valid_until,monthly_minimum_eur,source
+TEST,4,2020-01-01,2027-06-01,1500.00,fixture
+TEST,4,2027-06-01,,1600.50,fixture
+";
+
+/// The embedded packs and SEP table with [`TEST_MINIMUMS`].
 fn rules() -> &'static CongruityRules {
     static RULES: OnceLock<CongruityRules> = OnceLock::new();
-    RULES.get_or_init(|| CongruityRules::embedded().expect("embedded rules"))
+    RULES.get_or_init(|| CongruityRules {
+        ccnl: CcnlTable::from_csv(TEST_MINIMUMS).expect("test minimums"),
+        ..CongruityRules::embedded().expect("embedded rules")
+    })
 }
 
 /// A cook who wants to stay one: coherence, contract, hours and pay are all satisfied by
@@ -69,6 +80,8 @@ fn offer(contract: ContractType, months: u32, hours: u32) -> Vacancy {
             contract_months: months,
             hours_percent: hours,
             gross_monthly_pay_eur: 1_800,
+            ccnl: "TEST".into(),
+            ccnl_level: "4".into(),
             positions: 1,
             ..VacancySpec::default()
         },
@@ -90,7 +103,11 @@ struct Judged<'a> {
 }
 
 fn judge(j: &Judged<'_>) -> Congruity {
-    rules()
+    judge_by(rules(), j)
+}
+
+fn judge_by(rules: &CongruityRules, j: &Judged<'_>) -> Congruity {
+    rules
         .assess(&CongruityInput {
             candidate: j.candidate,
             vacancy: j.vacancy,
@@ -374,7 +391,13 @@ fn an_adi_recipient_and_an_open_ended_offer_at_120_km_is_congrua_under_art_9() {
     assert!(c.congrua, "{:?}", c.criteria);
     assert_eq!(verdict(&c, Criterion::Distance), Verdict::Satisfied);
     assert_eq!(verdict(&c, Criterion::Experience), Verdict::NotApplicable);
-    assert_eq!(verdict(&c, Criterion::Pay), Verdict::NotApplicable);
+    // Lett. c): the CCNL minimum is checked; there is no comparison with the benefit.
+    assert_eq!(verdict(&c, Criterion::Pay), Verdict::Satisfied);
+    assert!(
+        reason(&c, Criterion::Pay).contains("lett. c)"),
+        "{}",
+        reason(&c, Criterion::Pay)
+    );
     assert!(
         reason(&c, Criterion::Distance).contains("art. 9"),
         "{}",
@@ -552,4 +575,136 @@ fn packs_for_the_same_people_may_not_overlap() {
         RulePacks::from_toml(&[&both_hours]),
         Err(CongruityError::InvalidPack { .. })
     ));
+}
+
+#[test]
+fn pay_below_the_ccnl_minimum_is_not_congrua_and_an_unknown_minimum_is_not_assessable() {
+    let today = day(2027, 3, 1);
+    let candidate = person(day(2027, 1, 15), IncomeSupport::None);
+    let at = |vacancy: &Vacancy, today: Day| {
+        judge(&Judged {
+            candidate: &candidate,
+            vacancy,
+            km: 10.0,
+            minutes: None,
+            employment: None,
+            today,
+        })
+    };
+    let mut low = offer(ContractType::Indeterminato, 0, 100);
+    low.spec.gross_monthly_pay_eur = 1_499;
+    let c = at(&low, today);
+    assert_eq!(verdict(&c, Criterion::Pay), Verdict::NotSatisfied);
+    only_failing(&c, Criterion::Pay);
+    assert!(
+        reason(&c, Criterion::Pay).contains("inferiore al minimo del CCNL TEST livello 4"),
+        "{}",
+        reason(&c, Criterion::Pay)
+    );
+    // At the minimum: satisfied; the minimum of the day judged applies (1600.50 from June).
+    let mut at_minimum = low.clone();
+    at_minimum.spec.gross_monthly_pay_eur = 1_500;
+    assert!(at(&at_minimum, today).congrua);
+    let later = at(&at_minimum, day(2027, 6, 1));
+    assert_eq!(verdict(&later, Criterion::Pay), Verdict::NotSatisfied);
+    // Part-time: the minimum pro rata of the hours (50% of 1500 = 750).
+    let mut half = offer(ContractType::Indeterminato, 0, 50);
+    half.spec.gross_monthly_pay_eur = 750;
+    let h = judge(&Judged {
+        candidate: &candidate,
+        vacancy: &half,
+        km: 10.0,
+        minutes: None,
+        employment: None,
+        today,
+    });
+    assert_eq!(
+        verdict(&h, Criterion::Pay),
+        Verdict::Satisfied,
+        "{:?}",
+        h.criteria
+    );
+    half.spec.gross_monthly_pay_eur = 749;
+    let h = judge(&Judged {
+        candidate: &candidate,
+        vacancy: &half,
+        km: 10.0,
+        minutes: None,
+        employment: None,
+        today,
+    });
+    assert_eq!(verdict(&h, Criterion::Pay), Verdict::NotSatisfied);
+
+    // No CCNL named, or one the table does not hold: not assessable, never congrua.
+    let mut unnamed = offer(ContractType::Indeterminato, 0, 100);
+    unnamed.spec.ccnl.clear();
+    let u = at(&unnamed, today);
+    assert_eq!(verdict(&u, Criterion::Pay), Verdict::NotSatisfied);
+    assert!(reason(&u, Criterion::Pay).contains("non è valutabile"));
+    let mut other = offer(ContractType::Indeterminato, 0, 100);
+    other.spec.ccnl = "ALTRO".into();
+    let o = at(&other, today);
+    assert_eq!(verdict(&o, Criterion::Pay), Verdict::NotSatisfied);
+    assert!(reason(&o, Criterion::Pay).contains("non valutabile"));
+}
+
+#[test]
+fn with_the_embedded_table_an_offer_is_never_congrua_by_default() {
+    // The shipped table holds no verified minimum: the new packs cannot call any offer congrua,
+    // while the superseded pack (which had no such check) is unchanged for replays.
+    let embedded = CongruityRules::embedded().expect("embedded rules");
+    assert!(embedded.ccnl.is_empty());
+    let candidate = person(day(2027, 1, 15), IncomeSupport::None);
+    let vacancy = offer(ContractType::Indeterminato, 0, 100);
+    let judged = Judged {
+        candidate: &candidate,
+        vacancy: &vacancy,
+        km: 10.0,
+        minutes: None,
+        employment: None,
+        today: day(2027, 3, 1),
+    };
+    let c = judge_by(&embedded, &judged);
+    assert!(!c.congrua);
+    only_failing(&c, Criterion::Pay);
+    let before = judge_by(
+        &embedded,
+        &Judged {
+            today: day(2026, 3, 1),
+            candidate: &Candidate {
+                did_day: day(2026, 1, 15),
+                ..candidate.clone()
+            },
+            ..judged
+        },
+    );
+    assert_eq!(before.pack_id, "dm-2018-04-10");
+    assert!(before.congrua, "{:?}", before.criteria);
+}
+
+#[test]
+fn a_malformed_minimum_table_is_a_typed_error() {
+    let header = "ccnl,level,valid_from,valid_until,monthly_minimum_eur,source\n";
+    for row in [
+        "X,1,2020-01-01,,1.500,00,s\n",
+        "X,1,2020-01-01,,-5,s\n",
+        "X,1,,,1500,s\n",
+        "X,1,2020-01-01,2019-01-01,1500,s\n",
+        "X,1,2020-01-01,,1500,\n",
+        "X,1,2020-01-01,,1500,s\nX,1,2021-01-01,,1600,s\n",
+    ] {
+        assert!(
+            CcnlTable::from_csv(&format!("{header}{row}")).is_err(),
+            "{row}"
+        );
+    }
+    let ok = CcnlTable::from_csv(&format!(
+        "{header}X,1,2020-01-01,2021-01-01,1500.5,s\nX,1,2021-01-01,,1600,s\n"
+    ))
+    .expect("valid table");
+    assert_eq!(ok.len(), 2);
+    let first = ok.minimum("X", "1", day(2020, 6, 1)).expect("first period");
+    assert_eq!(first.monthly_minimum_cents, 150_050);
+    assert!(ok.minimum("X", "1", day(2019, 12, 31)).is_none());
+    assert!(ok.minimum("X", "2", day(2020, 6, 1)).is_none());
 }

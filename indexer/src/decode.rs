@@ -217,6 +217,8 @@ impl<'r> Decoder<'r> {
             nights: v.nights,
             weekends: v.weekends,
             gross_monthly_pay_eur: v.gross_monthly_pay_eur,
+            ccnl: v.ccnl.trim().to_owned(),
+            ccnl_level: v.ccnl_level.trim().to_owned(),
             positions: v.positions,
             reserved_quota: match v.reserved_quota() {
                 pb::ReservedQuota::None => ReservedQuota::None,
