@@ -201,6 +201,7 @@ mod tests {
                 profession_code: "5.2.2.1.0".into(),
                 ccnl: String::new(),
                 hours_percent: hours,
+                annual_pay_eur: None,
             },
         }
     }

@@ -24,9 +24,10 @@
 //! What the engine approximates (each is stated in the pack and in `docs/LAW.md`): the patto di
 //! servizio's activity areas are the desired professions; professional continuity is the same
 //! CP2011 major group; the pay net of employee contributions is the gross pay minus the ordinary
-//! pension contribution rate; every day worked after the DID is a suspension of the unemployment
-//! status (the CO carry no pay to tell a kept status from a suspended one), which can only
-//! shorten the duration. The person's declared mobility is never the patto's limit: only the
+//! pension contribution rate; a day worked after the DID is a suspension of the unemployment
+//! status unless the job's stated pay is within the income threshold (or it is a tirocinio), in
+//! which case the status was kept and the duration runs ([`crate::unemployment`]); a job whose
+//! pay is not stated counts as a suspension, which can only shorten the duration. The person's declared mobility is never the patto's limit: only the
 //! patto's own distance, where the pack lets it, and then only to narrow the decree's.
 //!
 //! For persons registered in the collocamento mirato (L. 68/1999 art. 1) the decree requires the
@@ -46,6 +47,7 @@ use crate::employment::EmploymentRecord;
 use crate::model::{
     day_from_ymd, format_day, Candidate, ContractType, Day, IncomeSupport, Vacancy,
 };
+use crate::unemployment::Thresholds;
 
 /// The rule packs compiled in, one file per legal regime and reading of it.
 const EMBEDDED_PACKS: [&str; 3] = [
@@ -112,6 +114,8 @@ pub enum CongruityError {
     SepCsv(#[from] csv::Error),
     #[error("{SEP_FILE}:{line}: {reason}")]
     InvalidSep { line: u64, reason: String },
+    #[error(transparent)]
+    Thresholds(#[from] crate::unemployment::ThresholdError),
     #[error("ccnl_minimi.csv: cannot parse CSV: {0}")]
     CcnlCsv(#[source] csv::Error),
     #[error("ccnl_minimi.csv: CCNL {ccnl} level {level}: {reason}")]
@@ -903,19 +907,22 @@ impl Congruity {
 
 /// Judges one offer against the rules of `pack` (normally `RulePacks::in_force(input.today)`).
 pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) -> Congruity {
-    evaluate_with(pack, input, seps, &CcnlTable::default())
+    evaluate_with(pack, input, seps, &CcnlTable::default(), None)
 }
 
-/// [`evaluate`] with the table of CCNL minimums the pack's `ccnl_minimum` check reads.
+/// [`evaluate`] with the table of CCNL minimums the pack's `ccnl_minimum` check reads and the
+/// income thresholds that tell a suspended unemployment status from a kept one (without them
+/// every job counts as a suspension).
 pub fn evaluate_with(
     pack: &RulePack,
     input: &CongruityInput<'_>,
     seps: &SepTable,
     ccnl: &CcnlTable,
+    thresholds: Option<&Thresholds>,
 ) -> Congruity {
     let did = input.candidate.did_day;
     let suspended_days = if pack.exclude_suspensions {
-        suspension_days(input.employment, did, input.today)
+        suspension_days(input.employment, did, input.today, thresholds)
     } else {
         0
     };
@@ -991,19 +998,34 @@ impl fmt::Display for Who<'_> {
 /// (DM art. 3 c.1 excludes them from the duration). Overlapping contracts count once.
 ///
 /// Whether a job suspends the status or leaves it intact depends on the income it pays
-/// (D.L. 4/2019 art. 4 c.15-quater), which the notices the engine holds do not carry. Every
-/// period of work is therefore counted as a suspension: this can only shorten the duration,
+/// (D.L. 4/2019 art. 4 c.15-quater; [`crate::unemployment`]). With `thresholds`, a traineeship
+/// and a job whose stated pay is within the threshold keep the status, so the duration runs
+/// through them; every other job (pay above the threshold, or not stated, or no thresholds
+/// given) counts as a suspension. Counting a job as a suspension can only shorten the duration,
 /// which keeps a person in a narrower band (shorter distances, closer coherence), never in a
-/// wider one. A job past six months would end the status instead (a new DID then restarts the
-/// count), and counting it as suspended errs the same safe way.
-pub fn suspension_days(record: Option<&EmploymentRecord>, did: Day, today: Day) -> u32 {
+/// wider one; a job that went on past the longest suspension ended the status instead (a new
+/// DID then restarts the count), and counting it errs the same safe way.
+pub fn suspension_days(
+    record: Option<&EmploymentRecord>,
+    did: Day,
+    today: Day,
+    thresholds: Option<&Thresholds>,
+) -> u32 {
     let Some(record) = record else {
         return 0;
+    };
+    let keeps_status = |c: &crate::employment::Contract| {
+        let Some(t) = thresholds else {
+            return false;
+        };
+        c.contract_type == ContractType::Tirocinio
+            || crate::unemployment::within_threshold(c, t) == Some(true)
     };
     // Each contract as the days [from, to] it was worked, within [did, today - 1].
     let mut spans: Vec<(Day, Day)> = record
         .contracts()
         .iter()
+        .filter(|c| !keeps_status(c))
         .filter_map(|c| {
             let last_worked = [c.end_day, c.ceased.as_ref().map(|(day, _)| *day)]
                 .into_iter()
@@ -1827,6 +1849,8 @@ pub struct CongruityRules {
     pub packs: RulePacks,
     pub seps: SepTable,
     pub ccnl: CcnlTable,
+    /// The income thresholds of the unemployment status, for the suspensions of the duration.
+    pub thresholds: Thresholds,
 }
 
 impl CongruityRules {
@@ -1836,6 +1860,7 @@ impl CongruityRules {
             packs: RulePacks::embedded()?,
             seps: SepTable::embedded()?,
             ccnl: CcnlTable::embedded()?,
+            thresholds: Thresholds::embedded()?,
         })
     }
 
@@ -1845,6 +1870,12 @@ impl CongruityRules {
     pub fn assess(&self, input: &CongruityInput<'_>) -> Option<Congruity> {
         let support = input.candidate.profile.income_support;
         let pack = self.packs.for_recipient(input.today, support)?;
-        Some(evaluate_with(pack, input, &self.seps, &self.ccnl))
+        Some(evaluate_with(
+            pack,
+            input,
+            &self.seps,
+            &self.ccnl,
+            Some(&self.thresholds),
+        ))
     }
 }

@@ -24,4 +24,5 @@ pub mod reference;
 pub mod scoring;
 pub mod skills;
 pub mod state;
+pub mod unemployment;
 pub mod unilav;

@@ -146,6 +146,15 @@ fn only_failing(c: &Congruity, except: Criterion) {
 }
 
 fn hire(code: &str, start: Day, end: Option<Day>) -> ComunicazioneObbligatoria {
+    paid_hire(code, start, end, None)
+}
+
+fn paid_hire(
+    code: &str,
+    start: Day,
+    end: Option<Day>,
+    annual_pay_eur: Option<u32>,
+) -> ComunicazioneObbligatoria {
     ComunicazioneObbligatoria {
         code: code.into(),
         action: CoAction::Original,
@@ -168,6 +177,7 @@ fn hire(code: &str, start: Day, end: Option<Day>) -> ComunicazioneObbligatoria {
             profession_code: COOK.into(),
             ccnl: String::new(),
             hours_percent: 100,
+            annual_pay_eur,
         },
     }
 }
@@ -325,8 +335,8 @@ fn suspension_days_count_each_worked_day_once_within_did_and_today() {
     // A job starting later does not count.
     r.record(hire("E55555", day(2028, 1, 1), Some(day(2028, 2, 1))))
         .unwrap();
-    assert_eq!(suspension_days(Some(&r), did, today), 10 + 46 + 10);
-    assert_eq!(suspension_days(None, did, today), 0);
+    assert_eq!(suspension_days(Some(&r), did, today, None), 10 + 46 + 10);
+    assert_eq!(suspension_days(None, did, today, None), 0);
     // A cessazione ends the period on its day: the open-ended job then counts 21/11-25/11.
     r.record(ComunicazioneObbligatoria {
         quadro: CoQuadro::Cessazione {
@@ -337,7 +347,7 @@ fn suspension_days_count_each_worked_day_once_within_did_and_today() {
         ..hire("D444X", 0, None)
     })
     .expect("cessazione recorded");
-    assert_eq!(suspension_days(Some(&r), did, today), 10 + 46 + 5);
+    assert_eq!(suspension_days(Some(&r), did, today, None), 10 + 46 + 5);
 }
 
 #[test]
@@ -707,4 +717,41 @@ fn a_malformed_minimum_table_is_a_typed_error() {
     assert_eq!(first.monthly_minimum_cents, 150_050);
     assert!(ok.minimum("X", "1", day(2019, 12, 31)).is_none());
     assert!(ok.minimum("X", "2", day(2020, 6, 1)).is_none());
+}
+
+#[test]
+fn a_job_within_the_income_threshold_keeps_the_status_so_the_duration_runs() {
+    // The same four months as the suspension test, 14 months after the DID: paid within the
+    // threshold the job keeps the status (D.L. 4/2019 art. 4 c.15-quater) and is not left out;
+    // paid above it, or with no pay stated, it is a suspension.
+    let did = day(2027, 1, 10);
+    let today = day(2028, 3, 10);
+    let candidate = person(did, IncomeSupport::Naspi);
+    let vacancy = offer(ContractType::Indeterminato, 0, 100);
+    let band = |pay: Option<u32>| {
+        let mut record = EmploymentRecord::default();
+        record
+            .record(paid_hire(
+                "C1",
+                day(2027, 5, 1),
+                Some(day(2027, 8, 31)),
+                pay,
+            ))
+            .expect("hire recorded");
+        let c = judge(&Judged {
+            candidate: &candidate,
+            vacancy: &vacancy,
+            km: 10.0,
+            minutes: None,
+            employment: Some(&record),
+            today,
+        });
+        (c.band, c.suspended_days)
+    };
+    assert_eq!(band(Some(6_000)), ("oltre 12 mesi".to_string(), 0));
+    assert_eq!(
+        band(Some(30_000)),
+        ("da più di 6 fino a 12 mesi".to_string(), 123)
+    );
+    assert_eq!(band(None), ("da più di 6 fino a 12 mesi".to_string(), 123));
 }

@@ -443,6 +443,9 @@ impl<'r> Decoder<'r> {
                     profession_code: a.profession_code.clone(),
                     ccnl: a.ccnl.clone(),
                     hours_percent: a.hours_percent,
+                    // The wire format does not carry the notice's retribuzione yet, so the
+                    // legal unemployment status of a worker with a job is not determinable.
+                    annual_pay_eur: None,
                 }
             }
             Some(Quadro::Proroga(p)) => {
