@@ -122,7 +122,9 @@ pub enum ReservedQuota {
     None,
     /// Art. 1: persons with disabilities.
     Art1,
-    /// Art. 18: orphans, widows and other protected categories.
+    /// Art. 18: the protected categories of art. 18 c.2 (orphans and surviving spouses of
+    /// those who died at work, at war or in service, families of grandi invalidi, refugees; as
+    /// issue 14 lists them, the text was not re-read here), not only widows.
     Art18,
 }
 
