@@ -429,8 +429,9 @@ pub enum ExperienceRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum DistanceRule {
-    /// The limit agreed in the patto di servizio (the profile's mobility limit); when the profile
-    /// has none, within `fallback_km` or `fallback_minutes` by public transport.
+    /// The superseded reading, kept so that `dm-2018-04-10` replays as issued: the profile's
+    /// declared mobility taken as the patto's limit; when the profile has none, within
+    /// `fallback_km` or `fallback_minutes` by public transport. New packs use `Fixed`.
     Patto {
         fallback_km: u32,
         fallback_minutes: u32,
