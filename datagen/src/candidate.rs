@@ -1015,6 +1015,9 @@ fn profile(
         vulnerable,
         summary,
         monthly_benefit_eur,
+        // Synthetic patti state no distance of their own, and households are not generated.
+        patto_max_distance_km: None,
+        children_under_14: None,
     }
 }
 

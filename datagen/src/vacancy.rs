@@ -515,6 +515,10 @@ fn draft(generator: &Generator, rng: &mut ChaCha8Rng) -> Draft {
             nights,
             weekends,
             gross_monthly_pay_eur: pay,
+            // Synthetic vacancies name no CCNL: there is no verified table of minimums to draw
+            // a consistent one from.
+            ccnl: String::new(),
+            ccnl_level: String::new(),
             positions,
             reserved_quota: reserved_quota as i32,
             target_programme: target_programme as i32,

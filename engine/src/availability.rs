@@ -3,11 +3,13 @@
 //! transitions are the notices (a hire, a proroga or trasformazione that
 //! changes the terms, a cessazione) and whose state is read on the day asked.
 //!
-//! The default policy follows the rule on the stato di disoccupazione
-//! (D.Lgs. 150/2015 art. 19 c.3, as amended): a subordinate job of up to six
-//! months only suspends it, so a person on a short contract, or on a small
-//! part-time share, is still someone the service works for. A long or
-//! open-ended job at (nearly) full time ends the search. A hire notified
+//! This is a list-visibility policy, not the legal unemployment status: the
+//! status depends on the income a job pays, not on its hours (D.L. 4/2019
+//! art. 4 c.15-quater; `crate::unemployment`, see `docs/LAW.md`). The default
+//! keeps a person on a short contract (up to six months, the length after
+//! which ANPAL circ. 1/2019 ends a suspension) or on a small part-time share
+//! listed, flagged; a long or open-ended job at (nearly) full time takes them
+//! out. The hours threshold is this project's choice, not a rule of law. A hire notified
 //! before its start day counts from the notice: a person hired this morning
 //! for next Monday must not be proposed this afternoon.
 
@@ -33,7 +35,7 @@ impl Default for AvailabilityPolicy {
     fn default() -> Self {
         AvailabilityPolicy {
             unavailable_from_hours_percent: 80,
-            // Six months, the limit of art. 19 c.3.
+            // Six months, the longest suspension of the unemployment status.
             short_contract_max_days: 183,
         }
     }
@@ -201,6 +203,7 @@ mod tests {
                 profession_code: "5.2.2.1.0".into(),
                 ccnl: String::new(),
                 hours_percent: hours,
+                annual_pay_eur: None,
             },
         }
     }

@@ -16,11 +16,19 @@
 //! contract, unknown benefit), the criterion is not satisfied and the reason says what is
 //! missing: a "congrua" the engine cannot back up would be used against the worker.
 //!
-//! What the engine approximates (each is stated in the pack and in `SOURCES.md`): the patto di
-//! servizio's activity areas are the desired professions; the patto's distance limit is the
-//! profile's mobility limit; professional continuity is the same CP2011 major group; the pay net
-//! of employee contributions is the gross pay minus the ordinary pension contribution rate.
-//! Suspensions of the unemployment status are not known and not subtracted.
+//! A pack judges either everyone (the general pack) or the recipients of the benefits it names
+//! (`recipients`, e.g. ADI/SFL under D.L. 48/2023 art. 9): [`CongruityRules::assess`] picks the
+//! pack for the person's benefit on the day judged. `docs/LAW.md` lists every rule with its
+//! source and how sure it is.
+//!
+//! What the engine approximates (each is stated in the pack and in `docs/LAW.md`): the patto di
+//! servizio's activity areas are the desired professions; professional continuity is the same
+//! CP2011 major group; the pay net of employee contributions is the gross pay minus the ordinary
+//! pension contribution rate; a day worked after the DID is a suspension of the unemployment
+//! status unless the job's stated pay is within the income threshold (or it is a tirocinio), in
+//! which case the status was kept and the duration runs ([`crate::unemployment`]); a job whose
+//! pay is not stated counts as a suspension, which can only shorten the duration. The person's declared mobility is never the patto's limit: only the
+//! patto's own distance, where the pack lets it, and then only to narrow the decree's.
 //!
 //! For persons registered in the collocamento mirato (L. 68/1999 art. 1) the decree requires the
 //! competent service's assessment of the offer's compatibility with the certified impairments,
@@ -35,14 +43,21 @@ use std::fmt;
 use chrono::{Datelike, Months, NaiveDate};
 use serde::Deserialize;
 
+use crate::employment::EmploymentRecord;
 use crate::model::{
     day_from_ymd, format_day, Candidate, ContractType, Day, IncomeSupport, Vacancy,
 };
+use crate::unemployment::Thresholds;
 
-/// The rule packs compiled in, one file per legal regime.
-const EMBEDDED_PACKS: [&str; 1] = [include_str!("../../config/congruity/dm-2018-04-10.toml")];
+/// The rule packs compiled in, one file per legal regime and reading of it.
+const EMBEDDED_PACKS: [&str; 3] = [
+    include_str!("../../config/congruity/dm-2018-04-10.toml"),
+    include_str!("../../config/congruity/dm-2018-04-10-r2.toml"),
+    include_str!("../../config/congruity/dl-48-2023-art9.toml"),
+];
 
 const SEP_CSV: &str = include_str!("../../data/reference/cp2011_sep.csv");
+const CCNL_CSV: &str = include_str!("../../data/reference/ccnl_minimi.csv");
 const SEP_FILE: &str = "cp2011_sep.csv";
 
 /// Days from 0001-01-01 (proleptic Gregorian, day 1) to 1970-01-01, to turn a [`Day`] into a date.
@@ -99,6 +114,16 @@ pub enum CongruityError {
     SepCsv(#[from] csv::Error),
     #[error("{SEP_FILE}:{line}: {reason}")]
     InvalidSep { line: u64, reason: String },
+    #[error(transparent)]
+    Thresholds(#[from] crate::unemployment::ThresholdError),
+    #[error("ccnl_minimi.csv: cannot parse CSV: {0}")]
+    CcnlCsv(#[source] csv::Error),
+    #[error("ccnl_minimi.csv: CCNL {ccnl} level {level}: {reason}")]
+    InvalidCcnl {
+        ccnl: String,
+        level: String,
+        reason: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +242,153 @@ fn segments(code: &str) -> Option<Vec<&str>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// CCNL minimums
+// ---------------------------------------------------------------------------------------------
+
+/// The minimum monthly pay of one level of one CCNL over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcnlMinimum {
+    pub ccnl: String,
+    pub level: String,
+    pub valid_from: Day,
+    /// Exclusive; `None` while in force.
+    pub valid_until: Option<Day>,
+    /// Full-time gross monthly minimum (paga base plus contingenza), in cents.
+    pub monthly_minimum_cents: u64,
+    /// Where the figure comes from, quoted in the reason.
+    pub source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CcnlRow {
+    ccnl: String,
+    level: String,
+    valid_from: String,
+    valid_until: String,
+    monthly_minimum_eur: String,
+    source: String,
+}
+
+/// Minimum pay by CCNL and level, with validity dates (`data/reference/ccnl_minimi.csv`). A
+/// (CCNL, level, day) the table does not hold has no minimum: the check is then not assessable.
+#[derive(Debug, Clone, Default)]
+pub struct CcnlTable {
+    rows: Vec<CcnlMinimum>,
+}
+
+impl CcnlTable {
+    /// The table compiled in from `data/reference/ccnl_minimi.csv`.
+    pub fn embedded() -> Result<CcnlTable, CongruityError> {
+        Self::from_csv(CCNL_CSV)
+    }
+
+    pub fn from_csv(text: &str) -> Result<CcnlTable, CongruityError> {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let mut rows: Vec<CcnlMinimum> = Vec::new();
+        for record in reader.deserialize::<CcnlRow>() {
+            let row = record.map_err(CongruityError::CcnlCsv)?;
+            let invalid = |reason: String| CongruityError::InvalidCcnl {
+                ccnl: row.ccnl.clone(),
+                level: row.level.clone(),
+                reason,
+            };
+            let day = |text: &str| -> Result<Option<Day>, CongruityError> {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Ok(None);
+                }
+                NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| day_from_ymd(d.year(), d.month(), d.day()))
+                    .map(Some)
+                    .ok_or_else(|| invalid(format!("{text:?} is not a YYYY-MM-DD date")))
+            };
+            let valid_from =
+                day(&row.valid_from)?.ok_or_else(|| invalid("valid_from is required".into()))?;
+            let valid_until = day(&row.valid_until)?;
+            if valid_until.is_some_and(|until| until <= valid_from) {
+                return Err(invalid("valid_until is not after valid_from".into()));
+            }
+            let monthly_minimum_cents = euro_cents(&row.monthly_minimum_eur)
+                .filter(|&c| c > 0)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "monthly_minimum_eur {:?} is not a positive amount like 1613.98",
+                        row.monthly_minimum_eur
+                    ))
+                })?;
+            if row.source.trim().is_empty() {
+                return Err(invalid("every minimum needs its source".into()));
+            }
+            let entry = CcnlMinimum {
+                ccnl: row.ccnl.trim().to_owned(),
+                level: row.level.trim().to_owned(),
+                valid_from,
+                valid_until,
+                monthly_minimum_cents,
+                source: row.source.trim().to_owned(),
+            };
+            // Two minimums for one level on one day would make the verdict depend on row order.
+            let overlapping = rows.iter().any(|r| {
+                r.ccnl == entry.ccnl
+                    && r.level == entry.level
+                    && r.valid_until.is_none_or(|u| entry.valid_from < u)
+                    && entry.valid_until.is_none_or(|u| r.valid_from < u)
+            });
+            if overlapping {
+                return Err(invalid("two minimums overlap in time".into()));
+            }
+            rows.push(entry);
+        }
+        Ok(CcnlTable { rows })
+    }
+
+    /// The minimum of `level` of `ccnl` in force on `day`.
+    pub fn minimum(&self, ccnl: &str, level: &str, day: Day) -> Option<&CcnlMinimum> {
+        self.rows.iter().find(|r| {
+            r.ccnl == ccnl
+                && r.level == level
+                && r.valid_from <= day
+                && r.valid_until.is_none_or(|until| day < until)
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// "1613.98" or "1613" as cents; `None` for anything else (no thousands separators).
+fn euro_cents(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (euros, cents) = match text.split_once('.') {
+        None => (text, "00"),
+        Some((e, c)) if c.len() == 2 => (e, c),
+        Some((e, c)) if c.len() == 1 => (e, c),
+        _ => return None,
+    };
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(euros) || !all_digits(cents) {
+        return None;
+    }
+    let cents_value: u64 = cents.parse().ok()?;
+    let cents_value = if cents.len() == 1 {
+        cents_value * 10
+    } else {
+        cents_value
+    };
+    euros
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents_value)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Rule packs
 // ---------------------------------------------------------------------------------------------
 
@@ -231,6 +403,9 @@ pub struct Citations {
     pub hours: String,
     pub pay: String,
     pub disability: String,
+    /// The rule on the CCNL minimum pay; required when the pack checks it.
+    #[serde(default)]
+    pub minimum_pay: Option<String>,
 }
 
 /// How coherence with experience and competences is judged in a band.
@@ -245,20 +420,39 @@ pub enum ExperienceRule {
     SepContinuity { cp2011_level: usize },
     /// Same SEP as a profession of the patto or of the work history.
     Sep,
+    /// The regime sets no coherence requirement (D.L. 48/2023 art. 9 c.1 lists none): the
+    /// criterion is reported as not applicable, with the pack's citation.
+    NotRequired,
 }
 
 /// The distance limit of a band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum DistanceRule {
-    /// The limit agreed in the patto di servizio (the profile's mobility limit); when the profile
-    /// has none, within `fallback_km` or `fallback_minutes` by public transport.
+    /// The superseded reading, kept so that `dm-2018-04-10` replays as issued: the profile's
+    /// declared mobility taken as the patto's limit; when the profile has none, within
+    /// `fallback_km` or `fallback_minutes` by public transport. New packs use `Fixed`.
     Patto {
         fallback_km: u32,
         fallback_minutes: u32,
     },
-    /// Within `max_km` of the domicile or `max_minutes` by public transport.
-    Fixed { max_km: u32, max_minutes: u32 },
+    /// Within `max_km` of the domicile or `max_minutes` by public transport. With
+    /// `patto_narrows`, a distance the patto di servizio agreed
+    /// ([`CandidateProfile::patto_max_distance_km`](crate::model::CandidateProfile)), when
+    /// shorter, replaces both limits; a longer one never widens them. The person's declared
+    /// mobility (`max_distance_km`) is a matching preference and plays no part.
+    Fixed {
+        max_km: u32,
+        max_minutes: u32,
+        #[serde(default)]
+        patto_narrows: bool,
+    },
+    /// Open-ended offers (the pack's `contract.open_ended`) have no distance limit; any other
+    /// offer, and an open-ended one when the household has children under 14, must be within
+    /// `max_km` or `max_minutes` by public transport (D.L. 48/2023 art. 9 c.1 a), d), c.1-bis).
+    /// When whether such children exist is not known, an open-ended offer beyond the limit is
+    /// not satisfied: the exception cannot be ruled out.
+    OpenEndedUnlimited { max_km: u32, max_minutes: u32 },
 }
 
 /// An unemployment-duration band and the rules that depend on it.
@@ -286,8 +480,14 @@ pub struct ContractRules {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HoursRules {
-    /// A part-time offer is congrua if its hours are at least this share of the last contract's.
-    pub min_percent_of_last_contract: u32,
+    /// A part-time offer is congrua if its hours are at least this share of the last contract's
+    /// (DM 10/4/2018). Exactly one of the two thresholds is set.
+    #[serde(default)]
+    pub min_percent_of_last_contract: Option<u32>,
+    /// A part-time offer is congrua if its hours are at least this share of full time
+    /// (D.L. 48/2023 art. 9 c.1 b)).
+    #[serde(default)]
+    pub min_percent_of_full_time: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -309,13 +509,24 @@ pub struct RulePack {
     pub title: String,
     pub valid_from: Day,
     pub valid_until: Option<Day>,
+    /// The income supports whose recipients this pack judges; empty for the general pack,
+    /// which judges everyone no specific pack covers on the day.
+    pub recipients: Vec<IncomeSupport>,
+    /// Whether the unemployment duration leaves out the periods of suspension of the
+    /// unemployment status (DM art. 3 c.1), derived from the comunicazioni obbligatorie.
+    pub exclude_suspensions: bool,
+    /// Whether the offer's pay must be at least the minimum of its CCNL and level (a table held
+    /// apart, [`CcnlTable`]); an offer whose minimum is not known is then not congrua.
+    pub ccnl_minimum: bool,
     pub citations: Citations,
     /// Ordered by `max_months`; the last one is open. Private so that every pack went through
     /// validation: evaluation relies on a last, open band.
     bands: Vec<Band>,
     pub contract: ContractRules,
     pub hours: HoursRules,
-    pub pay: PayRules,
+    /// The comparison with the benefit (D.Lgs. 150/2015 art. 25 c.1 d)); `None` in a regime
+    /// that has none.
+    pub pay: Option<PayRules>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,11 +536,17 @@ struct PackFile {
     title: String,
     valid_from: toml::value::Datetime,
     valid_until: Option<toml::value::Datetime>,
+    #[serde(default)]
+    recipients: Vec<IncomeSupport>,
+    #[serde(default)]
+    exclude_suspensions: bool,
+    #[serde(default)]
+    ccnl_minimum: bool,
     citations: Citations,
     bands: Vec<Band>,
     contract: ContractRules,
     hours: HoursRules,
-    pay: PayRules,
+    pay: Option<PayRules>,
 }
 
 impl RulePack {
@@ -358,6 +575,9 @@ impl RulePack {
             title: file.title,
             valid_from,
             valid_until,
+            recipients: file.recipients,
+            exclude_suspensions: file.exclude_suspensions,
+            ccnl_minimum: file.ccnl_minimum,
             citations: file.citations,
             bands: file.bands,
             contract: file.contract,
@@ -376,6 +596,24 @@ impl RulePack {
     /// True when the pack is in force on `day`.
     pub fn covers(&self, day: Day) -> bool {
         self.valid_from <= day && self.valid_until.is_none_or(|until| day < until)
+    }
+
+    /// True when both packs are in force on some day.
+    fn overlaps(&self, other: &RulePack) -> bool {
+        self.valid_until
+            .is_none_or(|until| other.valid_from < until)
+            && other
+                .valid_until
+                .is_none_or(|until| self.valid_from < until)
+    }
+
+    /// True when the two packs could both be chosen for one person: both general, or naming a
+    /// benefit in common.
+    fn same_people(&self, other: &RulePack) -> bool {
+        if self.recipients.is_empty() || other.recipients.is_empty() {
+            return self.recipients.is_empty() && other.recipients.is_empty();
+        }
+        self.recipients.iter().any(|r| other.recipients.contains(r))
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -417,7 +655,7 @@ impl RulePack {
             let level = match band.experience {
                 ExperienceRule::PattoArea { cp2011_level }
                 | ExperienceRule::SepContinuity { cp2011_level } => Some(cp2011_level),
-                ExperienceRule::Sep => None,
+                ExperienceRule::Sep | ExperienceRule::NotRequired => None,
             };
             if level.is_some_and(|l| !(1..=5).contains(&l)) {
                 return Err(format!("band «{}»: cp2011_level must be 1-5", band.label));
@@ -439,14 +677,42 @@ impl RulePack {
         {
             return Err("a contract type is both open_ended and fixed_term".into());
         }
-        if !(1..=100).contains(&self.hours.min_percent_of_last_contract) {
-            return Err("hours.min_percent_of_last_contract must be 1-100".into());
+        match (
+            self.hours.min_percent_of_last_contract,
+            self.hours.min_percent_of_full_time,
+        ) {
+            (Some(share), None) | (None, Some(share)) if (1..=100).contains(&share) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("hours: the threshold must be 1-100".into());
+            }
+            _ => {
+                return Err(
+                    "hours: set exactly one of min_percent_of_last_contract and \
+                            min_percent_of_full_time"
+                        .into(),
+                );
+            }
         }
-        if self.pay.employee_contribution_rate_bp >= 10_000 {
-            return Err("pay.employee_contribution_rate_bp must be below 10000".into());
+        if let Some(pay) = &self.pay {
+            if pay.employee_contribution_rate_bp >= 10_000 {
+                return Err("pay.employee_contribution_rate_bp must be below 10000".into());
+            }
+            if pay.min_margin_percent > 1_000 {
+                return Err("pay.min_margin_percent is implausibly large".into());
+            }
         }
-        if self.pay.min_margin_percent > 1_000 {
-            return Err("pay.min_margin_percent is implausibly large".into());
+        if self.ccnl_minimum && self.citations.minimum_pay.is_none() {
+            return Err("ccnl_minimum needs citations.minimum_pay".into());
+        }
+        if self.recipients.contains(&IncomeSupport::None) {
+            return Err("recipients may not contain None: the general pack names none".into());
+        }
+        let unlimited = self
+            .bands
+            .iter()
+            .any(|b| matches!(b.distance, DistanceRule::OpenEndedUnlimited { .. }));
+        if unlimited && self.contract.open_ended.is_empty() {
+            return Err("an open_ended_unlimited distance needs open_ended contract types".into());
         }
         Ok(())
     }
@@ -465,7 +731,8 @@ fn toml_day(value: &toml::value::Datetime) -> Option<Day> {
     )
 }
 
-/// Every rule pack, sorted by validity; at most one is in force on any day.
+/// Every rule pack, sorted by validity. On any day at most one general pack is in force, and
+/// at most one pack for the recipients of any benefit.
 #[derive(Debug, Clone)]
 pub struct RulePacks {
     packs: Vec<RulePack>,
@@ -484,30 +751,42 @@ impl RulePacks {
             .map(|(index, text)| RulePack::parse(index, text))
             .collect::<Result<Vec<_>, _>>()?;
         packs.sort_by(|a, b| a.valid_from.cmp(&b.valid_from).then(a.id.cmp(&b.id)));
-        for pair in packs.windows(2) {
-            let (first, second) = (&pair[0], &pair[1]);
-            if first.id == second.id {
-                return Err(CongruityError::InvalidPack {
-                    pack: first.id.clone(),
-                    reason: "two packs share this id".into(),
-                });
-            }
-            // Sorted by start: they overlap exactly when the first is still in force when the
-            // second starts. Two packs on the same day would make replays ambiguous.
-            if first.covers(second.valid_from) {
-                return Err(CongruityError::Overlap {
-                    first: first.id.clone(),
-                    second: second.id.clone(),
-                    day: format_day(second.valid_from),
-                });
+        for (i, first) in packs.iter().enumerate() {
+            for second in &packs[i + 1..] {
+                if first.id == second.id {
+                    return Err(CongruityError::InvalidPack {
+                        pack: first.id.clone(),
+                        reason: "two packs share this id".into(),
+                    });
+                }
+                // Two packs that could judge the same person on the same day would make
+                // replays ambiguous.
+                if first.same_people(second) && first.overlaps(second) {
+                    return Err(CongruityError::Overlap {
+                        first: first.id.clone(),
+                        second: second.id.clone(),
+                        day: format_day(second.valid_from.max(first.valid_from)),
+                    });
+                }
             }
         }
         Ok(RulePacks { packs })
     }
 
-    /// The pack in force on `day`, if any.
+    /// The general pack in force on `day`, if any.
     pub fn in_force(&self, day: Day) -> Option<&RulePack> {
-        self.packs.iter().find(|pack| pack.covers(day))
+        self.packs
+            .iter()
+            .find(|pack| pack.recipients.is_empty() && pack.covers(day))
+    }
+
+    /// The pack that judges a recipient of `support` on `day`: the pack for that benefit when
+    /// one is in force, otherwise the general one.
+    pub fn for_recipient(&self, day: Day, support: IncomeSupport) -> Option<&RulePack> {
+        self.packs
+            .iter()
+            .find(|pack| pack.recipients.contains(&support) && pack.covers(day))
+            .or_else(|| self.in_force(day))
     }
 
     pub fn packs(&self) -> &[RulePack] {
@@ -534,6 +813,10 @@ pub struct CongruityInput<'a> {
     /// Registered under L. 68/1999 art. 1 (persons with disabilities). Health data: pass it only
     /// where the result stays with the services entitled to it.
     pub collocamento_mirato: bool,
+    /// The worker's comunicazioni obbligatorie, from which the periods of suspension of the
+    /// unemployment status are derived (packs with `exclude_suspensions`); `None` when the
+    /// engine holds none for the person.
+    pub employment: Option<&'a EmploymentRecord>,
     /// The day the offer is proposed.
     pub today: Day,
 }
@@ -607,8 +890,11 @@ pub struct Congruity {
     pub pack_id: String,
     /// The band's label ("fino a 6 mesi").
     pub band: String,
-    /// Whole months from the DID to the day of the offer.
+    /// Whole months of unemployment from the DID to the day of the offer, periods of
+    /// suspension excluded when the pack excludes them.
     pub unemployment_months: u32,
+    /// Days of suspension left out of the duration (0 when the pack excludes none).
+    pub suspended_days: u32,
     /// No criterion is [`Verdict::NotSatisfied`].
     pub congrua: bool,
     pub criteria: Vec<CriterionVerdict>,
@@ -622,17 +908,42 @@ impl Congruity {
 
 /// Judges one offer against the rules of `pack` (normally `RulePacks::in_force(input.today)`).
 pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) -> Congruity {
-    let (months, band) = unemployment(pack, input.candidate.did_day, input.today);
+    evaluate_with(pack, input, seps, &CcnlTable::default(), None)
+}
+
+/// [`evaluate`] with the table of CCNL minimums the pack's `ccnl_minimum` check reads and the
+/// income thresholds that tell a suspended unemployment status from a kept one (without them
+/// every job counts as a suspension).
+pub fn evaluate_with(
+    pack: &RulePack,
+    input: &CongruityInput<'_>,
+    seps: &SepTable,
+    ccnl: &CcnlTable,
+    thresholds: Option<&Thresholds>,
+) -> Congruity {
+    let did = input.candidate.did_day;
+    let suspended_days = if pack.exclude_suspensions {
+        suspension_days(input.employment, did, input.today, thresholds)
+    } else {
+        0
+    };
+    // Leaving out the suspended days is counting up to a day as many days earlier: the
+    // calendar-month bands then apply unchanged.
+    let counted_until = input
+        .today
+        .saturating_sub(i32::try_from(suspended_days).unwrap_or(i32::MAX));
+    let (months, band) = unemployment(pack, did, counted_until);
     let who = Who {
         months,
         band: &band.label,
+        suspended_days,
     };
     let mut criteria = vec![
         experience(pack, band, &who, input, seps),
         distance(pack, band, &who, input),
         contract(pack, input.vacancy),
         hours(pack, input),
-        pay(pack, input),
+        pay_criterion(pack, input, ccnl),
     ];
     if input.collocamento_mirato {
         criteria.push(CriterionVerdict {
@@ -650,6 +961,7 @@ pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) ->
         pack_id: pack.id.clone(),
         band: band.label.clone(),
         unemployment_months: months,
+        suspended_days,
         congrua: criteria.iter().all(|c| c.verdict != Verdict::NotSatisfied),
         criteria,
     }
@@ -659,6 +971,7 @@ pub fn evaluate(pack: &RulePack, input: &CongruityInput<'_>, seps: &SepTable) ->
 struct Who<'a> {
     months: u32,
     band: &'a str,
+    suspended_days: u32,
 }
 
 impl fmt::Display for Who<'_> {
@@ -668,12 +981,80 @@ impl fmt::Display for Who<'_> {
             1 => "1 mese".to_string(),
             n => format!("{n} mesi"),
         };
+        let suspended = match self.suspended_days {
+            0 => String::new(),
+            1 => ", escluso 1 giorno di sospensione".to_string(),
+            n => format!(", esclusi {n} giorni di sospensione"),
+        };
         write!(
             f,
-            "per chi è disoccupato/a da {months} (fascia «{}»)",
+            "per chi è disoccupato/a da {months}{suspended} (fascia «{}»)",
             self.band
         )
     }
+}
+
+/// Days between the DID and the day before `today` on which a contract the comunicazioni
+/// obbligatorie describe was in force: the periods of suspension of the unemployment status
+/// (DM art. 3 c.1 excludes them from the duration). Overlapping contracts count once.
+///
+/// Whether a job suspends the status or leaves it intact depends on the income it pays
+/// (D.L. 4/2019 art. 4 c.15-quater; [`crate::unemployment`]). With `thresholds`, a traineeship
+/// and a job whose stated pay is within the threshold keep the status, so the duration runs
+/// through them; every other job (pay above the threshold, or not stated, or no thresholds
+/// given) counts as a suspension. Counting a job as a suspension can only shorten the duration,
+/// which keeps a person in a narrower band (shorter distances, closer coherence), never in a
+/// wider one; a job that went on past the longest suspension ended the status instead (a new
+/// DID then restarts the count), and counting it errs the same safe way.
+pub fn suspension_days(
+    record: Option<&EmploymentRecord>,
+    did: Day,
+    today: Day,
+    thresholds: Option<&Thresholds>,
+) -> u32 {
+    let Some(record) = record else {
+        return 0;
+    };
+    let keeps_status = |c: &crate::employment::Contract| {
+        let Some(t) = thresholds else {
+            return false;
+        };
+        c.contract_type == ContractType::Tirocinio
+            || crate::unemployment::within_threshold(c, t) == Some(true)
+    };
+    // Each contract as the days [from, to] it was worked, within [did, today - 1].
+    let mut spans: Vec<(Day, Day)> = record
+        .contracts()
+        .iter()
+        .filter(|c| !keeps_status(c))
+        .filter_map(|c| {
+            let last_worked = [c.end_day, c.ceased.as_ref().map(|(day, _)| *day)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(Day::MAX);
+            let from = c.start_day.max(did);
+            let to = last_worked.min(today.saturating_sub(1));
+            (from <= to).then_some((from, to))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut total: i64 = 0;
+    let mut current: Option<(Day, Day)> = None;
+    for (from, to) in spans {
+        current = match current {
+            Some((start, end)) if from <= end.saturating_add(1) => Some((start, end.max(to))),
+            Some((start, end)) => {
+                total += i64::from(end) - i64::from(start) + 1;
+                Some((from, to))
+            }
+            None => Some((from, to)),
+        };
+    }
+    if let Some((start, end)) = current {
+        total += i64::from(end) - i64::from(start) + 1;
+    }
+    u32::try_from(total).unwrap_or(u32::MAX)
 }
 
 fn date_of(day: Day) -> Option<NaiveDate> {
@@ -838,6 +1219,14 @@ fn experience(
             sep_coherence(seps, input, who, cite, Some(cp2011_level))
         }
         ExperienceRule::Sep => sep_coherence(seps, input, who, cite, None),
+        ExperienceRule::NotRequired => CriterionVerdict {
+            criterion: Criterion::Experience,
+            verdict: Verdict::NotApplicable,
+            reason: format!(
+                "Il regolamento applicato non pone un requisito di coerenza con esperienze e \
+                 competenze ({cite})"
+            ),
+        },
     }
 }
 
@@ -943,16 +1332,27 @@ fn distance(
             format!("Distanza dal domicilio non calcolabile ({cite})"),
         );
     }
+    let profile = &input.candidate.profile;
     // The limit, whether public transport can make up for it, and how to name it.
     let (max_km, max_minutes, source) = match band.distance {
         DistanceRule::Fixed {
             max_km,
             max_minutes,
-        } => (max_km, Some(max_minutes), String::new()),
+            patto_narrows,
+        } => match profile.patto_max_distance_km.filter(|_| patto_narrows) {
+            // The patto's distance is the person's agreed limit: public transport does not
+            // stretch it.
+            Some(patto_km) if patto_km < max_km => (
+                patto_km,
+                None,
+                " concordato nel patto di servizio".to_string(),
+            ),
+            _ => (max_km, Some(max_minutes), String::new()),
+        },
         DistanceRule::Patto {
             fallback_km,
             fallback_minutes,
-        } => match input.candidate.profile.max_distance_km {
+        } => match profile.max_distance_km {
             0 => (
                 fallback_km,
                 Some(fallback_minutes),
@@ -961,6 +1361,48 @@ fn distance(
             ),
             patto_km => (patto_km, None, " del patto di servizio".to_string()),
         },
+        DistanceRule::OpenEndedUnlimited {
+            max_km,
+            max_minutes,
+        } => {
+            let kind = input.vacancy.spec.contract_type;
+            if pack.contract.open_ended.contains(&kind) {
+                match profile.children_under_14 {
+                    Some(false) => {
+                        return v(
+                            true,
+                            format!(
+                                "{}: nessun limite di distanza nel territorio nazionale \
+                                 (distanza {} km; nel nucleo non risultano figli minori di 14 \
+                                 anni) ({cite})",
+                                contract_phrase(kind),
+                                format_number(km)
+                            ),
+                        )
+                    }
+                    Some(true) => (
+                        max_km,
+                        Some(max_minutes),
+                        " (figli minori di 14 anni nel nucleo)".to_string(),
+                    ),
+                    None if km <= f64::from(max_km) => (max_km, Some(max_minutes), String::new()),
+                    None => {
+                        return v(
+                            false,
+                            format!(
+                                "{}: senza limite di distanza solo se nel nucleo non ci sono \
+                                 figli minori di 14 anni, dato non noto; a {} km oltre il \
+                                 limite di {max_km} km che vale altrimenti ({cite})",
+                                contract_phrase(kind),
+                                format_number(km)
+                            ),
+                        )
+                    }
+                }
+            } else {
+                (max_km, Some(max_minutes), String::new())
+            }
+        }
     };
     let within_km = km <= f64::from(max_km);
     let within_minutes = match (max_minutes, input.travel_minutes) {
@@ -1073,7 +1515,6 @@ fn months_text(months: u32) -> String {
 
 fn hours(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
     let cite = &pack.citations.hours;
-    let min_share = pack.hours.min_percent_of_last_contract;
     let offered = input.vacancy.spec.hours_percent;
     let v = |ok, reason| verdict(Criterion::Hours, ok, reason);
     if offered >= 100 {
@@ -1085,6 +1526,32 @@ fn hours(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
             format!("Orario non indicato nell'offerta: non si può verificare ({cite})"),
         );
     }
+    // `validate` guarantees exactly one threshold.
+    let min_share = match (
+        pack.hours.min_percent_of_last_contract,
+        pack.hours.min_percent_of_full_time,
+    ) {
+        (Some(share), _) => share,
+        (None, Some(share)) => {
+            let ok = offered >= share;
+            let relation = if ok { "non inferiore" } else { "inferiore" };
+            return v(
+                ok,
+                format!(
+                    "Part-time {}{offered}%: {relation} {}{share}% dell'orario a tempo pieno \
+                     ({cite})",
+                    with_article("a", &offered.to_string()),
+                    with_article("a", &share.to_string()),
+                ),
+            );
+        }
+        (None, None) => {
+            return v(
+                false,
+                format!("Soglia di orario non definita dal regolamento ({cite})"),
+            )
+        }
+    };
     match input.last_contract_hours_percent.filter(|&last| last > 0) {
         None => v(
             false,
@@ -1138,9 +1605,114 @@ fn support_name(support: IncomeSupport) -> &'static str {
     }
 }
 
+/// The pay criterion: the CCNL minimum, when the pack checks it, and the comparison with the
+/// benefit; satisfied only when neither part fails.
+fn pay_criterion(
+    pack: &RulePack,
+    input: &CongruityInput<'_>,
+    ccnl: &CcnlTable,
+) -> CriterionVerdict {
+    let benefit = pay(pack, input);
+    if !pack.ccnl_minimum {
+        return benefit;
+    }
+    let minimum = minimum_pay(pack, input, ccnl);
+    let verdict = match (minimum.verdict, benefit.verdict) {
+        (Verdict::NotSatisfied, _) | (_, Verdict::NotSatisfied) => Verdict::NotSatisfied,
+        (Verdict::NotApplicable, Verdict::NotApplicable) => Verdict::NotApplicable,
+        _ => Verdict::Satisfied,
+    };
+    CriterionVerdict {
+        criterion: Criterion::Pay,
+        verdict,
+        reason: format!("{}; {}", minimum.reason, benefit.reason),
+    }
+}
+
+/// Pay against the minimum of the offer's CCNL and level on the day judged, pro rata of the
+/// hours for a part-time offer. Unknown CCNL, level, minimum or pay: not assessable, and so not
+/// satisfied.
+fn minimum_pay(pack: &RulePack, input: &CongruityInput<'_>, ccnl: &CcnlTable) -> CriterionVerdict {
+    let cite = pack
+        .citations
+        .minimum_pay
+        .as_deref()
+        .unwrap_or(&pack.citations.pay);
+    let spec = &input.vacancy.spec;
+    let v = |ok, reason| verdict(Criterion::Pay, ok, reason);
+    if spec.ccnl.is_empty() || spec.ccnl_level.is_empty() {
+        return v(
+            false,
+            format!(
+                "L'offerta non indica CCNL e livello: il rispetto dei minimi salariali non è \
+                 valutabile ({cite})"
+            ),
+        );
+    }
+    let name = format!("CCNL {} livello {}", spec.ccnl, spec.ccnl_level);
+    let Some(row) = ccnl.minimum(&spec.ccnl, &spec.ccnl_level, input.today) else {
+        return v(
+            false,
+            format!(
+                "Minimo del {name} in vigore il {} non presente nella tabella dei minimi: non \
+                 valutabile ({cite})",
+                format_day(input.today)
+            ),
+        );
+    };
+    if spec.gross_monthly_pay_eur == 0 {
+        return v(
+            false,
+            format!(
+                "Retribuzione dell'offerta non indicata: non si può verificare il minimo del \
+                 {name} ({cite})"
+            ),
+        );
+    }
+    let hours = spec.hours_percent.min(100);
+    if hours == 0 {
+        return v(
+            false,
+            format!(
+                "Orario dell'offerta non indicato: non si può riproporzionare il minimo del \
+                 {name} ({cite})"
+            ),
+        );
+    }
+    // Cents, the minimum rounded up: an offer is never called congrua on a rounding in its favour.
+    let threshold = (row.monthly_minimum_cents * u64::from(hours)).div_ceil(100);
+    let offered = u64::from(spec.gross_monthly_pay_eur) * 100;
+    let ok = offered >= threshold;
+    let relation = if ok { "non inferiore" } else { "inferiore" };
+    let share = if hours < 100 {
+        format!(", riproporzionato al {hours}% dell'orario")
+    } else {
+        String::new()
+    };
+    v(
+        ok,
+        format!(
+            "Retribuzione {} lordi al mese: {relation} al minimo del {name} ({}{share}; fonte: \
+             {}) ({cite})",
+            format_euro(offered),
+            format_euro(threshold),
+            row.source
+        ),
+    )
+}
+
 fn pay(pack: &RulePack, input: &CongruityInput<'_>) -> CriterionVerdict {
-    let rules = &pack.pay;
     let cite = &pack.citations.pay;
+    let Some(rules) = &pack.pay else {
+        return CriterionVerdict {
+            criterion: Criterion::Pay,
+            verdict: Verdict::NotApplicable,
+            reason: format!(
+                "Il regolamento applicato non prevede il confronto della retribuzione con \
+                 l'importo del beneficio ({cite})"
+            ),
+        };
+    };
     let profile = &input.candidate.profile;
     let support = profile.income_support;
     let name = support_name(support);
@@ -1277,6 +1849,9 @@ mod tests {
 pub struct CongruityRules {
     pub packs: RulePacks,
     pub seps: SepTable,
+    pub ccnl: CcnlTable,
+    /// The income thresholds of the unemployment status, for the suspensions of the duration.
+    pub thresholds: Thresholds,
 }
 
 impl CongruityRules {
@@ -1285,13 +1860,23 @@ impl CongruityRules {
         Ok(CongruityRules {
             packs: RulePacks::embedded()?,
             seps: SepTable::embedded()?,
+            ccnl: CcnlTable::embedded()?,
+            thresholds: Thresholds::embedded()?,
         })
     }
 
-    /// The verdict under the pack in force on `input.today`, or `None` on a
+    /// The verdict under the pack in force on `input.today` for the person's benefit on that
+    /// day (the ADI/SFL pack for their recipients, the general one otherwise), or `None` on a
     /// day no pack covers (before the decree).
     pub fn assess(&self, input: &CongruityInput<'_>) -> Option<Congruity> {
-        let pack = self.packs.in_force(input.today)?;
-        Some(evaluate(pack, input, &self.seps))
+        let support = input.candidate.profile.income_support;
+        let pack = self.packs.for_recipient(input.today, support)?;
+        Some(evaluate_with(
+            pack,
+            input,
+            &self.seps,
+            &self.ccnl,
+            Some(&self.thresholds),
+        ))
     }
 }

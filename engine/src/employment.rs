@@ -24,6 +24,8 @@ pub struct Contract {
     pub contract_type: ContractType,
     pub profession_code: String,
     pub hours_percent: u32,
+    /// Yearly gross pay stated by the hire notice, in euros; `None` when not stated.
+    pub annual_pay_eur: Option<u32>,
     /// Day and cause of a cessazione, when one arrived.
     pub ceased: Option<(Day, String)>,
 }
@@ -172,6 +174,7 @@ fn derive_contracts(notices: &[ComunicazioneObbligatoria]) -> Result<Vec<Contrac
                 contract_type,
                 profession_code,
                 hours_percent,
+                annual_pay_eur,
                 ..
             } => contracts.push(Contract {
                 hire_code: n.code.clone(),
@@ -183,6 +186,7 @@ fn derive_contracts(notices: &[ComunicazioneObbligatoria]) -> Result<Vec<Contrac
                 contract_type: *contract_type,
                 profession_code: profession_code.clone(),
                 hours_percent: *hours_percent,
+                annual_pay_eur: *annual_pay_eur,
                 ceased: None,
             }),
             CoQuadro::Proroga { new_end_day } => {
@@ -287,6 +291,7 @@ mod tests {
                 profession_code: "5.2.2.1.0".into(),
                 ccnl: String::new(),
                 hours_percent: 100,
+                annual_pay_eur: None,
             },
         )
     }

@@ -162,6 +162,10 @@ pub enum CoQuadro {
         profession_code: String,
         ccnl: String,
         hours_percent: u32,
+        /// The yearly gross pay the notice states (the Unificato LAV's retribuzione), in euros;
+        /// `None` when the notice does not carry it. It decides whether the job keeps, suspends
+        /// or ends the worker's unemployment status (`engine::unemployment`).
+        annual_pay_eur: Option<u32>,
     },
     Proroga {
         new_end_day: Day,

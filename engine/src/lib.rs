@@ -25,4 +25,5 @@ pub mod reference;
 pub mod scoring;
 pub mod skills;
 pub mod state;
+pub mod unemployment;
 pub mod unilav;

@@ -122,7 +122,9 @@ pub enum ReservedQuota {
     None,
     /// Art. 1: persons with disabilities.
     Art1,
-    /// Art. 18: orphans, widows and other protected categories.
+    /// Art. 18: the protected categories of art. 18 c.2 (orphans and surviving spouses of
+    /// those who died at work, at war or in service, families of grandi invalidi, refugees; as
+    /// issue 14 lists them, the text was not re-read here), not only widows.
     Art18,
 }
 
@@ -206,6 +208,11 @@ pub struct VacancySpec {
     pub nights: bool,
     pub weekends: bool,
     pub gross_monthly_pay_eur: u32,
+    /// The collective agreement the offer applies, by the code the comunicazioni obbligatorie
+    /// use for it (the "CCNL applicato" of the Unificato LAV); empty when not stated.
+    pub ccnl: String,
+    /// The level (livello di inquadramento) of the offer in that CCNL; empty when not stated.
+    pub ccnl_level: String,
     pub positions: u32,
     pub reserved_quota: ReservedQuota,
     pub target_programme: TargetProgramme,
@@ -277,6 +284,8 @@ pub struct WorkExperience {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct CandidateProfile {
     pub domicile_comune: String,
+    /// The distance the person declares they will travel: a preference for matching, not the
+    /// terms of the patto di servizio (offerta congrua never reads it).
     pub max_distance_km: u32,
     pub own_vehicle: bool,
     pub desired_professions: Vec<String>,
@@ -296,6 +305,13 @@ pub struct CandidateProfile {
     pub vulnerable: bool,
     pub summary: String,
     pub monthly_benefit_eur: u32,
+    /// A distance limit written in the patto di servizio, when the patto states one. Kept apart
+    /// from `max_distance_km` because the patto's terms bind the person's benefit and a
+    /// declared preference must not; congruity packs may let it narrow the decree's limit.
+    pub patto_max_distance_km: Option<u32>,
+    /// Whether the household has children under 14 (D.L. 48/2023 art. 9 c.1-bis: for ADI
+    /// recipients it brings back a distance limit on open-ended offers); `None` when unknown.
+    pub children_under_14: Option<bool>,
 }
 
 /// Identifying data of a person. Kept out of [`Candidate`] so that nothing

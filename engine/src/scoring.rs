@@ -226,6 +226,7 @@ impl Context<'_> {
             travel_minutes: None,
             last_contract_hours_percent,
             collocamento_mirato: facts.protected == ProtectedCategory::Art1,
+            employment: facts.employment,
             today: self.today,
         })
     }

@@ -157,6 +157,7 @@ fn judge_with(case: &Case, collocamento_mirato: bool) -> Congruity {
         travel_minutes: case.minutes,
         last_contract_hours_percent: case.last_hours,
         collocamento_mirato,
+        employment: None,
         today,
     };
     evaluate(pack, &input, seps())
@@ -580,17 +581,22 @@ fn embedded_pack_is_in_force_from_publication() {
         .in_force(day(2018, 7, 14))
         .expect("in force on publication day");
     assert_eq!(pack.id, "dm-2018-04-10");
-    assert_eq!(pack.valid_until, None);
+    // Superseded by the second reading, kept for replaying lists issued before it.
+    assert_eq!(pack.valid_until, Some(day(2026, 12, 3)));
     assert_eq!(
-        packs.in_force(day(2026, 1, 1)).map(|p| p.id.as_str()),
+        packs.in_force(day(2026, 12, 2)).map(|p| p.id.as_str()),
         Some("dm-2018-04-10")
+    );
+    assert_eq!(
+        packs.in_force(day(2026, 12, 3)).map(|p| p.id.as_str()),
+        Some("dm-2018-04-10-r2")
     );
     assert_eq!(pack.bands().len(), 3);
     assert_eq!(pack.bands()[0].max_months, Some(6));
     assert_eq!(pack.bands()[1].max_months, Some(12));
     assert_eq!(pack.contract.min_months, 3);
-    assert_eq!(pack.hours.min_percent_of_last_contract, 80);
-    assert_eq!(pack.pay.min_margin_percent, 20);
+    assert_eq!(pack.hours.min_percent_of_last_contract, Some(80));
+    assert_eq!(pack.pay.as_ref().map(|p| p.min_margin_percent), Some(20));
 }
 
 /// A pack differing from the embedded one in its dates and distance limits.
@@ -667,6 +673,7 @@ fn in_force_picks_the_pack_by_date() {
             travel_minutes: None,
             last_contract_hours_percent: Some(100),
             collocamento_mirato: false,
+            employment: None,
             today,
         };
         evaluate(pack, &input, seps())

@@ -86,6 +86,7 @@ fn hire(event_id: &str, person: &str, version: u64, code: &str) -> Event {
                 profession_code: "5.2.2.1.0".into(),
                 ccnl: String::new(),
                 hours_percent: 100,
+                annual_pay_eur: None,
             },
         }),
     }

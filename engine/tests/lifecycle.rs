@@ -79,6 +79,7 @@ fn assunzione(start: Day, profession: &str) -> CoQuadro {
         profession_code: profession.into(),
         ccnl: String::new(),
         hours_percent: 100,
+        annual_pay_eur: None,
     }
 }
 

@@ -179,6 +179,7 @@ impl World {
                 profession_code: COOK.into(),
                 ccnl: String::new(),
                 hours_percent,
+                annual_pay_eur: None,
             },
         );
     }

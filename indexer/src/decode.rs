@@ -217,6 +217,8 @@ impl<'r> Decoder<'r> {
             nights: v.nights,
             weekends: v.weekends,
             gross_monthly_pay_eur: v.gross_monthly_pay_eur,
+            ccnl: v.ccnl.trim().to_owned(),
+            ccnl_level: v.ccnl_level.trim().to_owned(),
             positions: v.positions,
             reserved_quota: match v.reserved_quota() {
                 pb::ReservedQuota::None => ReservedQuota::None,
@@ -370,6 +372,10 @@ impl<'r> Decoder<'r> {
             vulnerable: p.vulnerable,
             summary: p.summary.clone(),
             monthly_benefit_eur: p.monthly_benefit_eur,
+            // Zero km would make every offer beyond the domicile not congrua: a patto that
+            // agreed no distance says nothing, so it is read as unstated.
+            patto_max_distance_km: p.patto_max_distance_km.filter(|&km| km > 0),
+            children_under_14: p.children_under_14,
         })
     }
 
@@ -413,7 +419,7 @@ impl<'r> Decoder<'r> {
                     return Err(invalid("co.assunzione.contract_type", "missing"));
                 }
                 tables
-                    .check_tipologia(a.contract_code.trim(), contract_type)
+                    .check_tipologia(a.contract_code.trim(), contract_type, a.start_day)
                     .map_err(|e| invalid("co.assunzione.contract_code", e.to_string()))?;
                 if a.end_day == 0
                     && !matches!(
@@ -437,6 +443,9 @@ impl<'r> Decoder<'r> {
                     profession_code: a.profession_code.clone(),
                     ccnl: a.ccnl.clone(),
                     hours_percent: a.hours_percent,
+                    // The wire format does not carry the notice's retribuzione yet, so the
+                    // legal unemployment status of a worker with a job is not determinable.
+                    annual_pay_eur: None,
                 }
             }
             Some(Quadro::Proroga(p)) => {
@@ -452,7 +461,7 @@ impl<'r> Decoder<'r> {
                 co_day("co.trasformazione.day", t.day)?;
                 if !t.contract_code.trim().is_empty() {
                     tables
-                        .check_tipologia(t.contract_code.trim(), contract(t.contract_type()))
+                        .check_tipologia(t.contract_code.trim(), contract(t.contract_type()), t.day)
                         .map_err(|e| invalid("co.trasformazione.contract_code", e.to_string()))?;
                 }
                 CoQuadro::Trasformazione {
@@ -902,5 +911,102 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 100, "{checked} events checked");
+    }
+
+    /// A generated hire notice, with its assunzione made editable.
+    fn hire_notice(f: &Fixture) -> (pb::Envelope, pb::ComunicazioneObbligatoria, pb::Assunzione) {
+        use pb::comunicazione_obbligatoria::Quadro;
+        f.events
+            .iter()
+            .find_map(|e| match &e.payload {
+                Some(pb::envelope::Payload::Co(co)) => match &co.quadro {
+                    Some(Quadro::Assunzione(a)) if co.action() != pb::CoAction::Rettifica => {
+                        Some((e.clone(), co.clone(), a.clone()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    fn with_hire(
+        mut e: pb::Envelope,
+        mut co: pb::ComunicazioneObbligatoria,
+        a: pb::Assunzione,
+    ) -> pb::Envelope {
+        co.action = pb::CoAction::Original as i32;
+        co.previous_code.clear();
+        co.quadro = Some(pb::comunicazione_obbligatoria::Quadro::Assunzione(a));
+        e.payload = Some(pb::envelope::Payload::Co(co));
+        e
+    }
+
+    /// Codes in current use (somministrazione, co.co.co.) decode and their hire is applied: a
+    /// Kafka replica's Preparer decodes with this decoder, and a CO that decodes is never
+    /// dead-lettered.
+    #[test]
+    fn a_co_with_a_06_00_or_b_03_00_is_applied() {
+        use incontra_engine::state::{Outcome, State};
+        let f = fixture();
+        let decoder = Decoder::new(&f.reference, &f.pseudonymiser);
+        let (e, co, a) = hire_notice(&f);
+        let start = 20_600; // 2026-05-27
+        let cases = [
+            ("A.06.00", pb::ContractType::Somministrazione, 0),
+            ("B.03.00", pb::ContractType::Determinato, start + 180),
+        ];
+        for (i, (code, kind, end)) in cases.into_iter().enumerate() {
+            let mut e = with_hire(
+                e.clone(),
+                co.clone(),
+                pb::Assunzione {
+                    contract_code: code.into(),
+                    contract_type: kind as i32,
+                    start_day: start,
+                    end_day: end,
+                    ..a.clone()
+                },
+            );
+            e.event_id = format!("law-{i}");
+            let event = decoder
+                .decode(&e)
+                .unwrap_or_else(|err| panic!("{code}: {err}"));
+            let person = event.meta.entity_id.clone();
+            let mut state = State::new();
+            assert_eq!(state.apply(&event), Outcome::Applied, "{code}");
+            let record = state.employment_record(&person).expect("a record");
+            assert!(
+                record.contracts().iter().any(|c| c.start_day == start),
+                "{code}: no contract"
+            );
+        }
+    }
+
+    /// A closed code decodes for a relationship that started while it was open and is refused
+    /// for one that starts after it closed, with the field and the reason.
+    #[test]
+    fn a_closed_code_decodes_only_for_old_relationships() {
+        let f = fixture();
+        let decoder = Decoder::new(&f.reference, &f.pseudonymiser);
+        let (e, co, a) = hire_notice(&f);
+        let hire = |start: i32| {
+            with_hire(
+                e.clone(),
+                co.clone(),
+                pb::Assunzione {
+                    contract_code: "B.01.00".into(),
+                    contract_type: pb::ContractType::Determinato as i32,
+                    start_day: start,
+                    end_day: start + 90,
+                    ..a.clone()
+                },
+            )
+        };
+        // B.01.00 closed on 01/02/2016 (day 16_832).
+        assert!(decoder.decode(&hire(16_831)).is_ok());
+        let refused = decoder.decode(&hire(16_832)).unwrap_err().to_string();
+        assert!(refused.contains("co.assunzione.contract_code"), "{refused}");
+        assert!(refused.contains("closed on 01/02/2016"), "{refused}");
     }
 }

@@ -34,8 +34,10 @@ use crate::text_index::{TextIndex, TextIndexError};
 
 /// Bumped whenever the snapshot's serialised shape changes (the `State`, or
 /// what is stored beside it); an older snapshot is then ignored and the
-/// journal replayed instead. 2: the source checkpoint follows the state.
-const STATE_SCHEMA: u32 = 3;
+/// journal replayed instead. 2: the source checkpoint follows the state. 4: candidate
+/// profiles carry the patto's distance and the household's children under 14, vacancies their
+/// CCNL and level.
+const STATE_SCHEMA: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
