@@ -1,7 +1,10 @@
 //! The scoring core alone, in memory, no gRPC and no text index: one
 //! preselection list (`match_candidates`, top 50) over generated worlds of
-//! growing size, one list of vacancies for a person, and the cost of
-//! judging one pair (hard filters, similarities).
+//! growing size, visited best group first and, as the baseline of the same
+//! run, by the full scan of everyone within reach that exclusion counts
+//! need (the read path before the profession index); one list of vacancies
+//! for a person, and the cost of judging one pair (hard filters,
+//! similarities).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -58,7 +61,11 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("match_candidates");
     group.sample_size(20);
     let mut smallest = None;
-    for candidates in [10_000u64, 50_000] {
+    let full_scan = ListRequest {
+        count_exclusions: true,
+        ..request.clone()
+    };
+    for candidates in [10_000u64, 50_000, 200_000] {
         let (state, today) = world(&reference, candidates);
         let ctx = Context {
             reference: &reference,
@@ -71,15 +78,23 @@ fn bench(c: &mut Criterion) {
             .map(|l| l.considered)
             .unwrap_or(0);
         group.throughput(Throughput::Elements(considered));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(candidates),
-            &vacancy,
-            |b, vacancy| {
-                b.iter(|| {
-                    matching::match_candidates(&state, &ctx, black_box(vacancy), &request, &no_text)
-                })
-            },
-        );
+        for (name, request) in [("best_first", &request), ("full_scan", &full_scan)] {
+            group.bench_with_input(
+                BenchmarkId::new(name, candidates),
+                &vacancy,
+                |b, vacancy| {
+                    b.iter(|| {
+                        matching::match_candidates(
+                            &state,
+                            &ctx,
+                            black_box(vacancy),
+                            request,
+                            &no_text,
+                        )
+                    })
+                },
+            );
+        }
         if smallest.is_none() {
             smallest = Some((state, today, vacancy));
         }

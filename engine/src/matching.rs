@@ -21,7 +21,7 @@ use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
 use crate::model::{Candidate, Vacancy};
-use crate::profession_index::prefixes;
+use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{segments, CandidateFacts, Context, Contribution, HardFilter, RequestFilters};
 use crate::state::State;
 
@@ -477,7 +477,8 @@ fn visit_best_first(
             comune: 0,
         })
         .collect();
-    let empty = RoaringBitmap::new();
+    let default_km = ctx.config.distance.default_max_km;
+    let root = [""];
     while let Some(group) = queue.pop() {
         match lister.floor() {
             Some(floor) if group.bound >= floor => {}
@@ -485,29 +486,33 @@ fn visit_best_first(
             _ => break,
         }
         let (comune, km) = reachable[group.comune];
-        let at = |depth: usize| -> &RoaringBitmap {
-            prefix
-                .get(depth.wrapping_sub(1))
-                .and_then(|p| index.get(p, comune))
-                .unwrap_or(&empty)
+        // Level 0 is everyone, under the empty prefix.
+        let at = |depth: usize| {
+            match depth {
+                0 => root.first(),
+                d => prefix.get(d - 1),
+            }
+            .and_then(|p| index.get(p, comune))
         };
         let deeper = at(group.depth + 1);
-        let mut visit = |slot: u32| {
-            if deeper.contains(slot) || with_text.contains(slot) {
-                return;
+        for (band, slots) in at(group.depth).into_iter().flat_map(|m| m.iter()) {
+            // Everyone in this band would fail the distance filter here.
+            if f64::from(band_upper_km(band, default_km)) < km {
+                continue;
             }
-            if let Some((candidate, employment, protected)) = state.candidate_at(slot) {
-                let facts = CandidateFacts {
-                    employment,
-                    protected,
-                };
-                lister.consider(&candidate.id, vacancy, candidate, facts, km);
+            let deeper = deeper.and_then(|d| d.get(band));
+            for slot in slots {
+                if deeper.is_some_and(|d| d.contains(slot)) || with_text.contains(slot) {
+                    continue;
+                }
+                if let Some((candidate, employment, protected)) = state.candidate_at(slot) {
+                    let facts = CandidateFacts {
+                        employment,
+                        protected,
+                    };
+                    lister.consider(&candidate.id, vacancy, candidate, facts, km);
+                }
             }
-        };
-        if group.depth == 0 {
-            state.resident_slots(comune).iter().for_each(|&s| visit(s));
-        } else {
-            at(group.depth).iter().for_each(visit);
         }
         if group.comune + 1 < reachable.len() {
             queue.push(Group {
@@ -537,20 +542,154 @@ pub fn match_vacancies(
     }
     let reach = f64::from(ctx.distance_limit(candidate, &request.filters));
     let facts = facts(state, candidate);
-    let mut lister = Lister::new(ctx, request, text, true);
-    for (comune, km) in comuni_within(ctx, origin, reach) {
-        for id in state.vacancy_ids_in(comune) {
-            match state.vacancy(id) {
-                Some(vacancy) if vacancy.is_open_on(ctx.today) => {
-                    lister.consider(id, vacancy, candidate, facts, km);
+    let within = comuni_within(ctx, origin, reach);
+    let index = state.listable();
+    let levels = index.level_counts();
+    let considered = within
+        .iter()
+        .flat_map(|(comune, _)| levels.iter().map(move |&l| (comune, l)))
+        .filter_map(|(comune, l)| index.get(l, "", comune))
+        .map(|m| m.len())
+        .sum();
+    let mut lister = Lister::new(ctx, request, text, request.count_exclusions);
+    if request.count_exclusions {
+        for &(comune, km) in &within {
+            for &l in &levels {
+                for slot in index.get(l, "", comune).into_iter().flatten() {
+                    if let Some(vacancy) = state.vacancy_at(slot) {
+                        lister.consider(&vacancy.id, vacancy, candidate, facts, km);
+                    }
                 }
-                _ => {}
             }
         }
+    } else {
+        visit_vacancies_best_first(&mut lister, state, candidate, facts, &within, &levels);
     }
     let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)));
-    list.considered = list.visited;
+    list.considered = considered;
     Ok(list)
+}
+
+/// [`visit_best_first`] for a person: groups of the listable vacancies of
+/// one comune whose code has `l` levels and shares exactly `d` of them with
+/// the person's closest profession, best bound first.
+fn visit_vacancies_best_first(
+    lister: &mut Lister<'_, '_>,
+    state: &State,
+    candidate: &Candidate,
+    facts: CandidateFacts<'_>,
+    within: &[(&str, f64)],
+    levels: &[u8],
+) {
+    let ctx = lister.ctx;
+    let index = state.listable();
+    let km_of: HashMap<&str, f64> = within.iter().copied().collect();
+    let mut with_text = RoaringBitmap::new();
+    let mut texts: Vec<(&String, f64)> = lister
+        .text
+        .iter()
+        .filter(|(_, r)| **r > 0.0)
+        .map(|(id, r)| (id, *r))
+        .collect();
+    texts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    for (id, _) in texts {
+        let Some(slot) = state.vacancy_slot(id) else {
+            continue;
+        };
+        let Some(vacancy) = state.vacancy_at(slot) else {
+            continue;
+        };
+        if !index.is_listed(slot) {
+            continue;
+        }
+        let Some(&km) = km_of.get(vacancy.spec.workplace_comune.as_str()) else {
+            continue;
+        };
+        with_text.insert(slot);
+        lister.consider(&vacancy.id, vacancy, candidate, facts, km);
+    }
+
+    // The person's distinct prefixes at each depth (the empty one at 0).
+    let p = &candidate.profile;
+    let codes: Vec<&str> = p
+        .desired_professions
+        .iter()
+        .map(String::as_str)
+        .chain(p.experience.iter().map(|e| e.profession_code.as_str()))
+        .collect();
+    let deepest = codes.iter().map(|c| segments(c)).max().unwrap_or(0);
+    let at_depth: Vec<Vec<&str>> = (0..=deepest + 1)
+        .map(|d| {
+            let mut v: Vec<&str> = if d == 0 {
+                vec![""]
+            } else {
+                codes
+                    .iter()
+                    .filter_map(|c| prefixes(c).nth(d - 1))
+                    .collect()
+            };
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    let bound = |l: u8, depth: usize, comune: usize| {
+        ctx.group_bound(depth, usize::from(l), within[comune].1, 0.0)
+    };
+    let mut queue: BinaryHeap<VacancyGroup> = levels
+        .iter()
+        .flat_map(|&l| (0..=usize::from(l).min(deepest)).map(move |d| (l, d)))
+        .filter(|_| !within.is_empty())
+        .map(|(levels, depth)| VacancyGroup {
+            group: Group {
+                bound: bound(levels, depth, 0),
+                depth,
+                comune: 0,
+            },
+            levels,
+        })
+        .collect();
+    let none: Vec<&str> = Vec::new();
+    while let Some(VacancyGroup { group, levels: l }) = queue.pop() {
+        match lister.floor() {
+            Some(floor) if group.bound >= floor => {}
+            _ => break,
+        }
+        let (comune, km) = within[group.comune];
+        let deeper: Vec<&RoaringBitmap> = at_depth
+            .get(group.depth + 1)
+            .unwrap_or(&none)
+            .iter()
+            .filter_map(|prefix| index.get(l, prefix, comune))
+            .collect();
+        for prefix in at_depth.get(group.depth).unwrap_or(&none) {
+            for slot in index.get(l, prefix, comune).into_iter().flatten() {
+                if with_text.contains(slot) || deeper.iter().any(|d| d.contains(slot)) {
+                    continue;
+                }
+                if let Some(vacancy) = state.vacancy_at(slot) {
+                    lister.consider(&vacancy.id, vacancy, candidate, facts, km);
+                }
+            }
+        }
+        if group.comune + 1 < within.len() {
+            queue.push(VacancyGroup {
+                group: Group {
+                    bound: bound(l, group.depth, group.comune + 1),
+                    depth: group.depth,
+                    comune: group.comune + 1,
+                },
+                levels: l,
+            });
+        }
+    }
+}
+
+/// A group of vacancies: their code's length beside the shared depth.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct VacancyGroup {
+    group: Group,
+    levels: u8,
 }
 
 /// Both sides of a pair, for `Explain`.

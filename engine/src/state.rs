@@ -20,7 +20,7 @@ use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, 
 use crate::model::{
     Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
 };
-use crate::profession_index::ProfessionIndex;
+use crate::profession_index::{ProfessionIndex, VacancyIndex};
 
 /// What applying one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ const NO_SLOT: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
-    vacancies: HashMap<String, Vacancy>,
+    vacancies: SlotMap<Vacancy>,
     candidates: SlotMap<Candidate>,
     /// Kept apart from candidates: identifying data never reaches scoring.
     personal: HashMap<String, PersonalData>,
@@ -102,6 +102,9 @@ pub struct State {
     /// visits best first.
     #[serde(skip)]
     professions: ProfessionIndex,
+    /// Listable vacancy slots by code length, CP2011 prefix and comune.
+    #[serde(skip)]
+    listable: VacancyIndex,
     #[serde(skip)]
     vacancies_by_comune: HashMap<String, BTreeSet<String>>,
     /// Vacancy ids by (employer, CP2011 categoria): where a notified hire
@@ -216,6 +219,32 @@ impl State {
         for key in keys {
             self.refill(&key);
         }
+        self.listable.clear();
+        for slot in 0..self.vacancies.len() {
+            self.relist(slot);
+        }
+    }
+
+    /// Posts a vacancy in the listable index if it is open with a position
+    /// left, or takes it out. Validity dates depend on the day judged, so
+    /// lists still check them.
+    fn relist(&mut self, slot: usize) {
+        let Some((_, v)) = self.vacancies.get_index(slot) else {
+            return;
+        };
+        let listing = (v.status == VacancyStatus::Open && v.open_positions() > 0).then(|| {
+            (
+                v.spec.profession_code.as_str(),
+                v.spec.workplace_comune.as_str(),
+            )
+        });
+        self.listable.set(slot as u32, listing);
+    }
+
+    fn relist_id(&mut self, id: &str) {
+        if let Some(slot) = self.vacancies.get_index_of(id) {
+            self.relist(slot);
+        }
     }
 
     /// Re-derives which notified hires fill which vacancies of one employer
@@ -282,6 +311,7 @@ impl State {
             if let Some(v) = self.vacancies.get_mut(&id) {
                 v.filled_by_hires = filled;
             }
+            self.relist_id(&id);
         }
     }
 
@@ -424,6 +454,21 @@ impl State {
         self.candidates.get_index_of(id).map(|s| s as u32)
     }
 
+    /// The slot of a vacancy id.
+    pub fn vacancy_slot(&self, id: &str) -> Option<u32> {
+        self.vacancies.get_index_of(id).map(|s| s as u32)
+    }
+
+    /// A vacancy by slot.
+    pub fn vacancy_at(&self, slot: u32) -> Option<&Vacancy> {
+        self.vacancies.get_index(slot as usize).map(|(_, v)| v)
+    }
+
+    /// The listable vacancies by code length, profession prefix and comune.
+    pub fn listable(&self) -> &VacancyIndex {
+        &self.listable
+    }
+
     /// The candidate index by profession prefix and comune.
     pub fn professions(&self) -> &ProfessionIndex {
         &self.professions
@@ -538,6 +583,12 @@ impl State {
     }
 
     fn apply_vacancy(&mut self, event: &Event, ev: &VacancyEvent) -> Result<(), String> {
+        let result = self.apply_vacancy_event(event, ev);
+        self.relist_id(&event.meta.entity_id);
+        result
+    }
+
+    fn apply_vacancy_event(&mut self, event: &Event, ev: &VacancyEvent) -> Result<(), String> {
         let id = &event.meta.entity_id;
         let at = event.meta.occurred_at_ms;
         match ev {

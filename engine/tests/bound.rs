@@ -155,18 +155,28 @@ fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
                 };
                 let all = ListRequest {
                     limit: every_vacancy,
+                    count_exclusions: true,
                     ..ListRequest::default()
+                };
+                let counted = ListRequest {
+                    count_exclusions: true,
+                    ..request.clone()
                 };
                 let bounded =
                     matching::match_vacancies(state, ctx, person, &request, &text).unwrap();
+                let scanned =
+                    matching::match_vacancies(state, ctx, person, &counted, &text).unwrap();
                 let unbounded = matching::match_vacancies(state, ctx, person, &all, &text).unwrap();
                 assert_eq!(unbounded.bounded, 0);
+                assert_eq!(unbounded.visited, unbounded.considered);
                 assert_prefix(&bounded, &unbounded, k, min_score);
-                assert_eq!(bounded.excluded, unbounded.excluded);
-                skipped += bounded.bounded;
+                assert_prefix(&scanned, &unbounded, k, min_score);
+                assert_eq!(scanned.excluded, unbounded.excluded);
+                assert!(bounded.excluded.is_empty());
+                skipped += bounded.considered - bounded.visited;
             }
         }
-        assert!(skipped > 100, "the bound skipped only {skipped} pairs");
+        assert!(skipped > 300, "the bounds skipped only {skipped} pairs");
     });
 }
 
@@ -223,6 +233,24 @@ proptest::proptest! {
             let all = ListRequest { limit: everyone, filters, count_exclusions: true, ..ListRequest::default() };
             let bounded = matching::match_candidates(&state, &ctx, vacancy, &request, &text).unwrap();
             let unbounded = matching::match_candidates(&state, &ctx, vacancy, &all, &text).unwrap();
+            assert_prefix(&bounded, &unbounded, k, min_score);
+        }
+        let every_vacancy = state.vacancies().count() + 1;
+        for (n, person) in state.candidates().step_by(61).take(8).enumerate() {
+            let text: HashMap<String, f64> = if text_share == 0 {
+                HashMap::new()
+            } else {
+                state
+                    .vacancies()
+                    .enumerate()
+                    .filter(|(i, _)| (i + n).is_multiple_of(text_share + 1))
+                    .map(|(i, v)| (v.id.clone(), ((i * 7919 + n) % 1000) as f64 / 1000.0))
+                    .collect()
+            };
+            let request = ListRequest { limit: k, min_score, ..ListRequest::default() };
+            let all = ListRequest { limit: every_vacancy, count_exclusions: true, ..ListRequest::default() };
+            let bounded = matching::match_vacancies(&state, &ctx, &person.id, &request, &text).unwrap();
+            let unbounded = matching::match_vacancies(&state, &ctx, &person.id, &all, &text).unwrap();
             assert_prefix(&bounded, &unbounded, k, min_score);
         }
     }

@@ -15,19 +15,24 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use tantivy::collector::{Collector, SegmentCollector, TopDocs};
-use tantivy::query::{Bm25StatisticsProvider, Query, QueryParser, TermQuery};
+use tantivy::collector::TopDocs;
+use tantivy::columnar::StrColumn;
+use tantivy::postings::Postings;
+use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, Query, QueryParser};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED, STRING,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
     StopWordFilter, TextAnalyzer, TokenStream,
 };
 use tantivy::{
-    doc, DocAddress, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher,
+    doc, DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher,
     TantivyDocument, Term, TERMINATED,
 };
+
+/// The id field: stored, and a fast column that relevance reads ids from.
+const ID: &str = "id";
 
 /// Name under which the Italian analyzer is registered.
 pub const ITALIAN: &str = "it_stem";
@@ -166,50 +171,6 @@ impl Bm25StatisticsProvider for LiveStats {
     }
 }
 
-/// Collects every matching document with its score.
-struct AllScores;
-
-struct SegmentScores {
-    segment: u32,
-    hits: Vec<(DocAddress, f32)>,
-}
-
-impl Collector for AllScores {
-    type Fruit = Vec<(DocAddress, f32)>;
-    type Child = SegmentScores;
-
-    fn for_segment(
-        &self,
-        segment: u32,
-        _: &tantivy::SegmentReader,
-    ) -> tantivy::Result<SegmentScores> {
-        Ok(SegmentScores {
-            segment,
-            hits: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        true
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<(DocAddress, f32)>>) -> tantivy::Result<Self::Fruit> {
-        Ok(fruits.into_iter().flatten().collect())
-    }
-}
-
-impl SegmentCollector for SegmentScores {
-    type Fruit = Vec<(DocAddress, f32)>;
-
-    fn collect(&mut self, doc: tantivy::DocId, score: tantivy::Score) {
-        self.hits.push((DocAddress::new(self.segment, doc), score));
-    }
-
-    fn harvest(self) -> Self::Fruit {
-        self.hits
-    }
-}
-
 struct Side {
     index: Index,
     reader: IndexReader,
@@ -225,7 +186,7 @@ impl Side {
     fn open(dir: &Path) -> Result<Side, TextIndexError> {
         std::fs::create_dir_all(dir)?;
         let mut schema = Schema::builder();
-        let id = schema.add_text_field("id", STRING | STORED);
+        let id = schema.add_text_field(ID, STRING | STORED | FAST);
         let italian = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(ITALIAN)
@@ -240,7 +201,23 @@ impl Side {
                 source,
             }
         })?;
-        let index = Index::open_or_create(mmap, schema)?;
+        let index = match Index::open_or_create(mmap, schema.clone()) {
+            // An index written by an older layout (the id had no fast
+            // column before) is derived data: start it again, and recovery
+            // re-indexes from the state since its committed position, 0.
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|source| {
+                    TextIndexError::Directory {
+                        path: dir.display().to_string(),
+                        source,
+                    }
+                })?;
+                Index::create(mmap, schema, tantivy::IndexSettings::default())?
+            }
+            other => other?,
+        };
         index.tokenizers().register(ITALIAN, italian_analyzer());
         // One indexing thread: the machine has two cores and queries need one.
         let writer = index.writer_with_num_threads(1, 64 * 1024 * 1024)?;
@@ -334,7 +311,11 @@ impl Side {
     /// BM25 is summed here, term by term in the terms' order and in f64,
     /// rather than by a tantivy union query: the union adds term scores in
     /// an order that depends on the segment layout, which makes replicas
-    /// holding the same documents differ in the last bit.
+    /// holding the same documents differ in the last bit. Each term's
+    /// postings are read straight from the segment and scored with the
+    /// term's [`Bm25Weight`] (exactly what a `TermQuery` scores), and ids
+    /// come from the `id` fast column: the stored-document store, which
+    /// decompresses a block per document, was most of a list's text cost.
     fn relevance(
         &self,
         terms: &[String],
@@ -342,40 +323,54 @@ impl Side {
     ) -> Result<HashMap<String, f64>, TextIndexError> {
         let stats = self.stats()?;
         let searcher = &stats.searcher;
-        // Dense accumulators per segment: a common term matches a large
+        let segments = searcher.segment_readers();
+        // Per segment: a dense accumulator (a common term matches a large
         // share of a million profiles, and hashing each hit cost more than
-        // scoring it.
-        let mut acc: Vec<Vec<f64>> = searcher
-            .segment_readers()
+        // scoring it) and the documents it touched, so that only those are
+        // read back.
+        let mut acc: Vec<Vec<f64>> = segments
             .iter()
             .map(|s| vec![0.0; s.max_doc() as usize])
             .collect();
+        let mut touched: Vec<Vec<DocId>> = vec![Vec::new(); segments.len()];
         for term in terms.iter().take(MAX_QUERY_TERMS) {
-            let query = TermQuery::new(
-                Term::from_field_text(self.text, term),
-                IndexRecordOption::WithFreqs,
-            );
-            for (address, score) in
-                searcher.search_with_statistics_provider(&query, &AllScores, stats.as_ref())?
-            {
-                if let Some(slot) = acc
-                    .get_mut(address.segment_ord as usize)
-                    .and_then(|seg| seg.get_mut(address.doc_id as usize))
-                {
-                    *slot += f64::from(score);
+            let term = Term::from_field_text(self.text, term);
+            let weight = Bm25Weight::for_terms(stats.as_ref(), std::slice::from_ref(&term))?;
+            for (seg, segment) in segments.iter().enumerate() {
+                let inverted = segment.inverted_index(self.text)?;
+                let Some(mut postings) =
+                    inverted.read_postings(&term, IndexRecordOption::WithFreqs)?
+                else {
+                    continue;
+                };
+                let norms = segment.get_fieldnorms_reader(self.text)?;
+                let alive = segment.alive_bitset();
+                let (acc, touched) = (&mut acc[seg], &mut touched[seg]);
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        let score = weight.score(norms.fieldnorm_id(doc), postings.term_freq());
+                        if let Some(slot) = acc.get_mut(doc as usize) {
+                            if *slot == 0.0 {
+                                touched.push(doc);
+                            }
+                            *slot += f64::from(score);
+                        }
+                    }
+                    doc = postings.advance();
                 }
             }
         }
         // BM25 of a matching term is positive, so zero means no match.
-        let mut ranked: Vec<(DocAddress, f64)> = acc
+        let mut ranked: Vec<(DocAddress, f64)> = touched
             .iter()
             .enumerate()
             .flat_map(|(seg, docs)| {
+                let acc = &acc[seg];
                 docs.iter()
-                    .enumerate()
-                    .filter(|(_, s)| **s > 0.0)
-                    .map(move |(doc, s)| (DocAddress::new(seg as u32, doc as u32), *s))
+                    .map(move |&doc| (DocAddress::new(seg as u32, doc), acc[doc as usize]))
             })
+            .filter(|(_, s)| *s > 0.0)
             .collect();
         let by_score_desc = |a: &(DocAddress, f64), b: &(DocAddress, f64)| b.1.total_cmp(&a.1);
         if ranked.len() > limit {
@@ -387,16 +382,29 @@ impl Side {
             ranked.truncate(limit);
             ranked.retain(|(_, s)| *s > cut);
         }
-        ranked.sort_by(by_score_desc);
-        let best = ranked.first().map(|(_, s)| *s).unwrap_or(0.0);
+        let best = ranked.iter().map(|(_, s)| *s).fold(0.0, f64::max);
         if best <= 0.0 {
             return Ok(HashMap::new());
         }
+        let ids: Vec<Option<StrColumn>> = segments
+            .iter()
+            .map(|s| s.fast_fields().str(ID))
+            .collect::<Result<_, _>>()?;
         let mut out = HashMap::with_capacity(ranked.len());
+        let mut id = String::new();
         for (address, score) in ranked {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = doc.get_first(self.id).and_then(|v| v.as_str()) {
-                out.insert(id.to_owned(), score / best);
+            let Some(column) = ids
+                .get(address.segment_ord as usize)
+                .and_then(Option::as_ref)
+            else {
+                continue;
+            };
+            let Some(ord) = column.term_ords(address.doc_id).next() else {
+                continue;
+            };
+            id.clear();
+            if column.ord_to_str(ord, &mut id)? {
+                out.insert(id.clone(), score / best);
             }
         }
         Ok(out)
@@ -511,6 +519,117 @@ impl TextIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tantivy::collector::{Collector, SegmentCollector};
+    use tantivy::query::TermQuery;
+
+    /// Collects every matching document with its score.
+    struct AllScores;
+
+    struct SegmentScores {
+        segment: u32,
+        hits: Vec<(DocAddress, f32)>,
+    }
+
+    impl Collector for AllScores {
+        type Fruit = Vec<(DocAddress, f32)>;
+        type Child = SegmentScores;
+
+        fn for_segment(
+            &self,
+            segment: u32,
+            _: &tantivy::SegmentReader,
+        ) -> tantivy::Result<SegmentScores> {
+            Ok(SegmentScores {
+                segment,
+                hits: Vec::new(),
+            })
+        }
+
+        fn requires_scoring(&self) -> bool {
+            true
+        }
+
+        fn merge_fruits(
+            &self,
+            fruits: Vec<Vec<(DocAddress, f32)>>,
+        ) -> tantivy::Result<Self::Fruit> {
+            Ok(fruits.into_iter().flatten().collect())
+        }
+    }
+
+    impl SegmentCollector for SegmentScores {
+        type Fruit = Vec<(DocAddress, f32)>;
+
+        fn collect(&mut self, doc: tantivy::DocId, score: tantivy::Score) {
+            self.hits.push((DocAddress::new(self.segment, doc), score));
+        }
+
+        fn harvest(self) -> Self::Fruit {
+            self.hits
+        }
+    }
+
+    /// The relevance a `TermQuery` per term gives, summed the same way:
+    /// what `Side::relevance` computed before it read postings itself.
+    fn by_term_queries(side: &Side, terms: &[String]) -> HashMap<String, f64> {
+        let stats = side.stats().unwrap();
+        let searcher = &stats.searcher;
+        let mut acc: HashMap<DocAddress, f64> = HashMap::new();
+        for term in terms.iter().take(MAX_QUERY_TERMS) {
+            let query = TermQuery::new(
+                Term::from_field_text(side.text, term),
+                IndexRecordOption::WithFreqs,
+            );
+            for (address, score) in searcher
+                .search_with_statistics_provider(&query, &AllScores, stats.as_ref())
+                .unwrap()
+            {
+                *acc.entry(address).or_default() += f64::from(score);
+            }
+        }
+        let best = acc.values().copied().fold(0.0, f64::max);
+        acc.into_iter()
+            .map(|(address, score)| {
+                let doc: TantivyDocument = searcher.doc(address).unwrap();
+                let id = doc.get_first(side.id).and_then(|v| v.as_str()).unwrap();
+                (id.to_owned(), score / best)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn relevance_from_postings_equals_term_queries_with_deletes_and_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = TextIndex::open(dir.path()).unwrap();
+        let words = [
+            "saldatore",
+            "tig",
+            "cuoco",
+            "pizzaiolo",
+            "magazziniere",
+            "muletto",
+        ];
+        for round in 0..3u64 {
+            for i in 0..60u64 {
+                let text: Vec<&str> = (0..(i % 5 + 1))
+                    .map(|k| words[((i * 7 + k * 3 + round) % 6) as usize])
+                    .collect();
+                index
+                    .upsert_candidate(&format!("C{i:03}"), "", &text.join(" "))
+                    .unwrap();
+            }
+            // Deletes inside committed segments, and several segments.
+            index
+                .remove_candidate(&format!("C{:03}", round * 5))
+                .unwrap();
+            index.commit(round + 1).unwrap();
+        }
+        let terms = analyse("saldatore TIG muletto cuoco");
+        let got = index.candidates.relevance(&terms, 1_000).unwrap();
+        let want = by_term_queries(&index.candidates, &terms);
+        assert!(got.len() > 20, "{}", got.len());
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn analyzer_stems_folds_and_drops_stop_words() {

@@ -327,6 +327,7 @@ impl MatchService for MatchServiceImpl {
             let request = ListRequest {
                 limit,
                 only_congrua: r.only_congrua,
+                count_exclusions: r.count_exclusions,
                 ..ListRequest::default()
             };
             let list = view
