@@ -173,12 +173,15 @@ fn facts<'s>(state: &'s State, candidate: &Candidate) -> CandidateFacts<'s> {
 /// living there. Nearest first fills the top with high scores early, so
 /// the score bound skips more of the farther pairs.
 fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<(&'r str, f64)> {
+    let Some(from) = ctx.reference.comune(origin) else {
+        return Vec::new();
+    };
     let mut within: Vec<(&'r str, f64)> = ctx
         .reference
         .comuni()
         .iter()
         .filter_map(|c| {
-            let d = ctx.road_km(origin, &c.istat_code)?;
+            let d = ctx.road_km_between(from, c);
             (d <= km).then_some((c.istat_code.as_str(), d))
         })
         .collect();

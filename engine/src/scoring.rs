@@ -13,7 +13,7 @@ use crate::model::{
     format_day, Candidate, Day, GolPath, IncomeSupport, ProtectedCategory, ReservedQuota, Vacancy,
     VacancyStatus,
 };
-use crate::reference::{haversine_km, ReferenceData};
+use crate::reference::{haversine_km, Comune, ReferenceData};
 
 /// Soft criteria, in the order of `Similarities`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -297,7 +297,12 @@ impl Context<'_> {
     pub fn road_km(&self, from: &str, to: &str) -> Option<f64> {
         let a = self.reference.comune(from)?;
         let b = self.reference.comune(to)?;
-        Some(haversine_km(a.lat, a.lon, b.lat, b.lon) * self.config.distance.road_factor)
+        Some(self.road_km_between(a, b))
+    }
+
+    /// [`Context::road_km`] of two comuni already looked up.
+    pub fn road_km_between(&self, a: &Comune, b: &Comune) -> f64 {
+        haversine_km(a.lat, a.lon, b.lat, b.lon) * self.config.distance.road_factor
     }
 
     fn comune_name<'b>(&'b self, code: &'b str) -> &'b str {
