@@ -232,12 +232,10 @@ impl State {
         let Some((_, v)) = self.vacancies.get_index(slot) else {
             return;
         };
-        let listing = (v.status == VacancyStatus::Open && v.open_positions() > 0).then(|| {
-            (
-                v.spec.profession_code.as_str(),
-                v.spec.workplace_comune.as_str(),
-            )
-        });
+        let listing = (v.status == VacancyStatus::Open && v.open_positions() > 0).then_some((
+            v.spec.profession_code.as_str(),
+            v.spec.workplace_comune.as_str(),
+        ));
         self.listable.set(slot as u32, listing);
     }
 

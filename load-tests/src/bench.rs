@@ -31,9 +31,12 @@ struct Cli {
     /// CO notices (default: ten per candidate).
     #[arg(long)]
     co: Option<u64>,
-    /// Open-loop request rate.
+    /// Open-loop request rate of `MatchCandidates`.
     #[arg(long)]
     rate: Option<f64>,
+    /// Open-loop request rate of `MatchVacancies`.
+    #[arg(long)]
+    rate_vacancies: Option<f64>,
     /// Seconds of each open- and closed-loop phase.
     #[arg(long)]
     seconds: Option<u64>,
@@ -73,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(rate) = cli.rate {
         config.open_loop_rate = rate;
     }
+    if let Some(rate) = cli.rate_vacancies {
+        config.open_loop_rate_vacancies = rate;
+    }
     if let Some(seconds) = cli.seconds {
         config.open_loop = Duration::from_secs(seconds);
         config.closed_loop = Duration::from_secs(seconds);
@@ -89,7 +95,11 @@ async fn main() -> anyhow::Result<()> {
     let command: Vec<String> = std::env::args().collect();
     let text = format!(
         "{}\nCommand: `{}` ({:.0} s in all).\n",
-        report.markdown(config.open_loop_rate, config.closed_loop_callers),
+        report.markdown(
+            config.open_loop_rate,
+            config.open_loop_rate_vacancies,
+            config.closed_loop_callers
+        ),
         command.join(" "),
         started.elapsed().as_secs_f64()
     );

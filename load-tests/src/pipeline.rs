@@ -33,7 +33,10 @@ pub struct BenchConfig {
     pub work_dir: PathBuf,
     pub scale: ScaleConfig,
     pub incontra: PathBuf,
+    /// Open-loop request rate of `MatchCandidates`.
     pub open_loop_rate: f64,
+    /// Open-loop request rate of `MatchVacancies` (a portal page each).
+    pub open_loop_rate_vacancies: f64,
     pub open_loop: Duration,
     /// Calls beyond this many unanswered are shed (counted as errors), so an
     /// overloaded node is measured, not buried under a queue it would work
@@ -62,6 +65,7 @@ impl BenchConfig {
             },
             incontra,
             open_loop_rate: 50.0,
+            open_loop_rate_vacancies: 50.0,
             open_loop: Duration::from_secs(1),
             max_in_flight: 64,
             closed_loop_callers: 2,
@@ -78,8 +82,9 @@ impl BenchConfig {
     pub fn full(work_dir: PathBuf, incontra: PathBuf, scale: ScaleConfig) -> Self {
         BenchConfig {
             scale,
-            open_loop_rate: 200.0,
-            open_loop: Duration::from_secs(30),
+            open_loop_rate: 300.0,
+            open_loop_rate_vacancies: 500.0,
+            open_loop: Duration::from_secs(60),
             max_in_flight: 256,
             closed_loop_callers: 8,
             closed_loop: Duration::from_secs(30),
@@ -344,11 +349,15 @@ pub async fn run(config: &BenchConfig, progress: &dyn Fn(&str)) -> anyhow::Resul
             Rpc::MatchVacancies => &candidate_sample,
         };
         progress(&format!("{}: open loop", rpc.name()));
+        let rate = match rpc {
+            Rpc::MatchCandidates => config.open_loop_rate,
+            Rpc::MatchVacancies => config.open_loop_rate_vacancies,
+        };
         let open = measure::open_loop(
             &clients,
             rpc,
             ids,
-            config.open_loop_rate,
+            rate,
             config.open_loop,
             config.request_timeout,
             config.max_in_flight,

@@ -69,7 +69,11 @@ async fn quick_mode_runs_every_phase_against_postgres() {
     assert!(report.restore_recovery_seconds.is_some());
     assert!(report.replay_recovery_seconds.is_some());
 
-    let text = report.markdown(config.open_loop_rate, config.closed_loop_callers);
+    let text = report.markdown(
+        config.open_loop_rate,
+        config.open_loop_rate_vacancies,
+        config.closed_loop_callers,
+    );
     for needle in [
         "MatchCandidates",
         "MatchVacancies",
