@@ -151,9 +151,17 @@ fn pair(
     c.bench_function("pair/similarities", |b| {
         b.iter(|| ctx.similarities(black_box(vacancy), black_box(candidate), 12.5, 0.5))
     });
-    c.bench_function("match_vacancies/10000", |b| {
-        b.iter(|| matching::match_vacancies(state, ctx, black_box(candidate_id), request, no_text))
-    });
+    let full_scan = ListRequest {
+        count_exclusions: true,
+        ..request.clone()
+    };
+    for (name, request) in [("best_first", request), ("full_scan", &full_scan)] {
+        c.bench_function(&format!("match_vacancies/{name}/10000"), |b| {
+            b.iter(|| {
+                matching::match_vacancies(state, ctx, black_box(candidate_id), request, no_text)
+            })
+        });
+    }
 }
 
 criterion_group!(benches, bench);

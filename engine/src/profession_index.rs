@@ -221,7 +221,8 @@ mod tests {
 /// vacancy's profession credit is the shared depth over its own levels.
 #[derive(Debug, Clone, Default)]
 pub struct VacancyIndex {
-    by_prefix: HashMap<(u8, String), HashMap<String, RoaringBitmap>>,
+    /// By code length, then prefix, then comune.
+    by_prefix: HashMap<u8, HashMap<String, HashMap<String, RoaringBitmap>>>,
     /// What each slot is posted under, to take it out again.
     posted: HashMap<u32, (String, String)>,
     /// Listable vacancies by the levels of their code.
@@ -245,7 +246,8 @@ impl VacancyIndex {
             for prefix in std::iter::once("").chain(prefixes(&code)) {
                 if let Some(m) = self
                     .by_prefix
-                    .get_mut(&(levels, prefix.to_owned()))
+                    .get_mut(&levels)
+                    .and_then(|m| m.get_mut(prefix))
                     .and_then(|m| m.get_mut(&comune))
                 {
                     m.remove(slot);
@@ -259,7 +261,9 @@ impl VacancyIndex {
             let levels = level_count(code);
             for prefix in std::iter::once("").chain(prefixes(code)) {
                 self.by_prefix
-                    .entry((levels, prefix.to_owned()))
+                    .entry(levels)
+                    .or_default()
+                    .entry(prefix.to_owned())
                     .or_default()
                     .entry(comune.to_owned())
                     .or_default()
@@ -274,9 +278,7 @@ impl VacancyIndex {
     /// Listable vacancies in `comune` whose code has `levels` levels and
     /// lies under `prefix`.
     pub fn get(&self, levels: u8, prefix: &str, comune: &str) -> Option<&RoaringBitmap> {
-        self.by_prefix
-            .get(&(levels, prefix.to_owned()))?
-            .get(comune)
+        self.by_prefix.get(&levels)?.get(prefix)?.get(comune)
     }
 
     /// Whether `slot` is posted (open, with a position left).
