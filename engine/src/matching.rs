@@ -395,6 +395,19 @@ pub fn match_candidates(
     Ok(list)
 }
 
+/// The ids with some text relevance, most relevant first (then by id):
+/// visited before the groups, whose bounds assume none, and best first
+/// because an early full list tightens every later bound.
+fn text_best_first(text: &HashMap<String, f64>) -> Vec<&String> {
+    let mut texts: Vec<(&String, f64)> = text
+        .iter()
+        .filter(|(_, r)| **r > 0.0)
+        .map(|(id, r)| (id, *r))
+        .collect();
+    texts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    texts.into_iter().map(|(id, _)| id).collect()
+}
+
 /// One group of a preselection list: the residents of `reachable[comune]`
 /// sharing exactly `depth` CP2011 levels with the vacancy.
 struct Group {
@@ -440,15 +453,7 @@ fn visit_best_first(
     let ctx = lister.ctx;
     let km_of: HashMap<&str, f64> = reachable.iter().copied().collect();
     let mut with_text = RoaringBitmap::new();
-    let mut texts: Vec<(&String, f64)> = lister
-        .text
-        .iter()
-        .filter(|(_, r)| **r > 0.0)
-        .map(|(id, r)| (id, *r))
-        .collect();
-    // Best first fills the list early, which tightens every later bound.
-    texts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    for (id, _) in texts {
+    for id in text_best_first(lister.text) {
         let Some(slot) = state.candidate_slot(id) else {
             continue;
         };
@@ -588,14 +593,7 @@ fn visit_vacancies_best_first(
     let index = state.listable();
     let km_of: HashMap<&str, f64> = within.iter().copied().collect();
     let mut with_text = RoaringBitmap::new();
-    let mut texts: Vec<(&String, f64)> = lister
-        .text
-        .iter()
-        .filter(|(_, r)| **r > 0.0)
-        .map(|(id, r)| (id, *r))
-        .collect();
-    texts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    for (id, _) in texts {
+    for id in text_best_first(lister.text) {
         let Some(slot) = state.vacancy_slot(id) else {
             continue;
         };

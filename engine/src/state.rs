@@ -105,8 +105,6 @@ pub struct State {
     /// Listable vacancy slots by code length, CP2011 prefix and comune.
     #[serde(skip)]
     listable: VacancyIndex,
-    #[serde(skip)]
-    vacancies_by_comune: HashMap<String, BTreeSet<String>>,
     /// Vacancy ids by (employer, CP2011 categoria): where a notified hire
     /// can fill a position.
     #[serde(skip)]
@@ -161,7 +159,6 @@ impl State {
     pub fn rebuild_indexes(&mut self) {
         self.candidates_by_comune.clear();
         self.mobility_by_comune.clear();
-        self.vacancies_by_comune.clear();
         self.employment_slot.clear();
         self.protected_slot.clear();
         self.professions.clear();
@@ -184,12 +181,6 @@ impl State {
                 .entry(c.profile.domicile_comune.clone())
                 .or_default();
             *m = (*m).max(c.profile.max_distance_km);
-        }
-        for v in self.vacancies.values() {
-            self.vacancies_by_comune
-                .entry(v.spec.workplace_comune.clone())
-                .or_default()
-                .insert(v.id.clone());
         }
         self.fill_vacancies.clear();
         self.fill_hires.clear();
@@ -472,10 +463,6 @@ impl State {
         &self.professions
     }
 
-    pub fn vacancy_ids_in(&self, comune: &str) -> impl Iterator<Item = &String> {
-        self.vacancies_by_comune.get(comune).into_iter().flatten()
-    }
-
     /// A digest of the whole state, independent of hash-map order: two
     /// replicas, or a replica and a clean replay, agree exactly when their
     /// digests do.
@@ -594,7 +581,6 @@ impl State {
                 if self.vacancies.contains_key(id) {
                     return Err(format!("vacancy {id} already published"));
                 }
-                self.index_vacancy(id, &spec.workplace_comune, None);
                 self.vacancies.insert(
                     id.clone(),
                     Vacancy {
@@ -615,8 +601,6 @@ impl State {
                 self.refill(&key);
             }
             VacancyEvent::Updated(spec) => {
-                let old_comune = self.vacancy_mut(id)?.spec.workplace_comune.clone();
-                self.index_vacancy(id, &spec.workplace_comune, Some(&old_comune));
                 let v = self.vacancy_mut(id)?;
                 let old_key = fill_key(&v.spec.employer.fiscal_code, &v.spec.profession_code);
                 v.spec = spec.clone();
@@ -667,18 +651,6 @@ impl State {
         self.candidates
             .get_mut(id)
             .ok_or_else(|| format!("unknown candidate {id}"))
-    }
-
-    fn index_vacancy(&mut self, id: &str, comune: &str, old: Option<&str>) {
-        if let Some(old) = old {
-            if let Some(set) = self.vacancies_by_comune.get_mut(old) {
-                set.remove(id);
-            }
-        }
-        self.vacancies_by_comune
-            .entry(comune.to_owned())
-            .or_default()
-            .insert(id.to_owned());
     }
 
     pub fn candidate_count_in(&self, comune: &str) -> usize {
