@@ -18,9 +18,10 @@ use clap::Parser;
 use incontra_datagen::scale::{self, EventReader, ScaleConfig};
 use incontra_engine::codice_fiscale::Pseudonymiser;
 use incontra_engine::config::ScoringConfig;
-use incontra_engine::matching::ListRequest;
+use incontra_engine::matching::{ListRequest, RankedList};
 use incontra_engine::reference::ReferenceData;
 use incontra_indexer::projection::{Projection, ProjectionOptions};
+use incontra_indexer::query::QueryError;
 
 #[derive(Parser)]
 #[command(name = "incontra-list-profile")]
@@ -111,29 +112,34 @@ fn main() -> anyhow::Result<()> {
         (0..n).map(|i| ids[i * ids.len() / n].clone()).collect()
     };
     if cli.only.as_deref() != Some("vacancies") {
-        let mut times = Vec::new();
-        let (mut visited, mut bounded) = (0u64, 0u64);
-        for id in spread(&vacancies) {
-            let t = Instant::now();
-            let list = view.candidates_for(&id, &request)?;
-            times.push(t.elapsed());
-            visited += list.visited;
-            bounded += list.bounded;
-        }
-        report("candidates_for", &mut times, visited, bounded);
+        time_lists("candidates_for", spread(&vacancies), |id| {
+            view.candidates_for(id, &request)
+        })?;
     }
     if cli.only.as_deref() != Some("candidates") {
-        let mut times = Vec::new();
-        let (mut visited, mut bounded) = (0u64, 0u64);
-        for id in spread(&candidates) {
-            let t = Instant::now();
-            let list = view.vacancies_for(&id, &request)?;
-            times.push(t.elapsed());
-            visited += list.visited;
-            bounded += list.bounded;
-        }
-        report("vacancies_for", &mut times, visited, bounded);
+        time_lists("vacancies_for", spread(&candidates), |id| {
+            view.vacancies_for(id, &request)
+        })?;
     }
+    Ok(())
+}
+
+/// Asks the list of each id in turn and reports the time and work of each.
+fn time_lists(
+    name: &str,
+    ids: Vec<String>,
+    ask: impl Fn(&str) -> Result<RankedList, QueryError>,
+) -> anyhow::Result<()> {
+    let mut times = Vec::with_capacity(ids.len());
+    let (mut visited, mut bounded) = (0u64, 0u64);
+    for id in ids {
+        let t = Instant::now();
+        let list = ask(&id)?;
+        times.push(t.elapsed());
+        visited += list.visited;
+        bounded += list.bounded;
+    }
+    report(name, &mut times, visited, bounded);
     Ok(())
 }
 
