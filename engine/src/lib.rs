@@ -16,6 +16,7 @@ pub mod config;
 pub mod congruity;
 pub mod employment;
 pub mod event;
+pub mod features;
 pub mod learning;
 pub mod matching;
 pub mod model;

@@ -20,9 +20,13 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
+use crate::features::{self, CandidateRow, VacancyRow};
 use crate::model::{Candidate, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
-use crate::scoring::{segments, CandidateFacts, Context, Contribution, HardFilter, RequestFilters};
+use crate::scoring::{
+    contract_accepted, hours_fit, quota_fits, segments, CandidateFacts, Context, Contribution,
+    HardFilter, RequestFilters,
+};
 use crate::state::State;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -189,6 +193,68 @@ fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<(&'r st
     within
 }
 
+/// One pair as a list judges it: both sides with their compact rows and
+/// the road distance.
+#[derive(Clone, Copy)]
+struct Pair<'p> {
+    vacancy: &'p Vacancy,
+    vrow: &'p VacancyRow,
+    candidate: &'p Candidate,
+    crow: &'p CandidateRow,
+    facts: CandidateFacts<'p>,
+    km: f64,
+}
+
+/// The vacancy side of a list of candidates, or the candidate side of a
+/// list of vacancies, found by slot.
+#[derive(Clone, Copy)]
+struct Side<'s> {
+    state: &'s State,
+}
+
+impl<'s> Side<'s> {
+    /// The pair of `vacancy` with the candidate at `slot`.
+    fn candidate(
+        self,
+        vacancy: &'s Vacancy,
+        vrow: &'s VacancyRow,
+        slot: u32,
+        km: f64,
+    ) -> Option<Pair<'s>> {
+        let (candidate, employment, protected) = self.state.candidate_at(slot)?;
+        Some(Pair {
+            vacancy,
+            vrow,
+            candidate,
+            crow: self.state.row_at(slot)?,
+            facts: CandidateFacts {
+                employment,
+                protected,
+            },
+            km,
+        })
+    }
+
+    /// The pair of the vacancy at `slot` with `candidate`.
+    fn vacancy(
+        self,
+        slot: u32,
+        candidate: &'s Candidate,
+        crow: &'s CandidateRow,
+        facts: CandidateFacts<'s>,
+        km: f64,
+    ) -> Option<Pair<'s>> {
+        Some(Pair {
+            vacancy: self.state.vacancy_at(slot)?,
+            vrow: self.state.vacancy_row_at(slot)?,
+            candidate,
+            crow,
+            facts,
+            km,
+        })
+    }
+}
+
 /// What both directions share: each pair within reach is filtered and
 /// scored without sentences, the best are kept, and only those are
 /// explained at the end.
@@ -200,11 +266,14 @@ struct Lister<'a, 'c> {
     top: TopK,
     /// Whether exclusions are counted.
     count: bool,
+    /// The request's CPI codes in the rows' vocabulary.
+    cpi: Vec<u32>,
 }
 
 impl<'a, 'c> Lister<'a, 'c> {
     fn new(
         ctx: &'a Context<'c>,
+        state: &State,
         request: &'a ListRequest,
         text: &'a HashMap<String, f64>,
         count: bool,
@@ -216,7 +285,57 @@ impl<'a, 'c> Lister<'a, 'c> {
             list: RankedList::default(),
             top: TopK::new(request.limit),
             count,
+            cpi: request
+                .filters
+                .cpi_codes
+                .iter()
+                .map(|c| state.vocabulary().word(c))
+                .collect(),
         }
+    }
+
+    /// The first hard filter the pair fails, in the order of
+    /// [`Context::hard_filters_at`] (what the counts are kept by).
+    fn first_failing(&self, p: &Pair<'_>) -> Option<HardFilter> {
+        let ctx = self.ctx;
+        let (v, c) = (p.vrow, p.crow);
+        if !p.vacancy.is_open_on(ctx.today) {
+            Some(HardFilter::VacancyOpen)
+        } else if !ctx.is_available(v.hours, c.listed, p.facts.employment) {
+            Some(HardFilter::Availability)
+        } else if p.km > f64::from(ctx.limit_km(c.max_km, &self.request.filters)) {
+            Some(HardFilter::Distance)
+        } else if !contract_accepted(v, c) {
+            Some(HardFilter::Contract)
+        } else if !hours_fit(v, c) {
+            Some(HardFilter::Hours)
+        } else if !quota_fits(v.quota, p.facts.protected) {
+            Some(HardFilter::ReservedQuota)
+        } else if !self.cpi.is_empty() && !self.cpi.contains(&c.cpi) {
+            Some(HardFilter::Cpi)
+        } else {
+            None
+        }
+    }
+
+    /// The hard filters that read only the rows: every one but
+    /// availability, which reads the employment record and so is judged
+    /// last, for the pairs that could still be kept.
+    fn passes_row_filters(&self, p: &Pair<'_>) -> bool {
+        let (v, c) = (p.vrow, p.crow);
+        c.listed
+            && p.vacancy.is_open_on(self.ctx.today)
+            && p.km <= f64::from(self.ctx.limit_km(c.max_km, &self.request.filters))
+            && contract_accepted(v, c)
+            && hours_fit(v, c)
+            && quota_fits(v.quota, p.facts.protected)
+            && (self.cpi.is_empty() || self.cpi.contains(&c.cpi))
+    }
+
+    fn is_congrua(&self, p: &Pair<'_>) -> bool {
+        self.ctx
+            .congruity(p.vacancy, p.candidate, p.facts, p.km)
+            .is_some_and(|c| c.congrua)
     }
 
     fn exclude(&mut self, name: &'static str) {
@@ -241,34 +360,23 @@ impl<'a, 'c> Lister<'a, 'c> {
     }
 
     /// Filters and scores one pair; `id` is the side being ranked.
-    fn consider(
-        &mut self,
-        id: &str,
-        vacancy: &Vacancy,
-        candidate: &Candidate,
-        facts: CandidateFacts<'_>,
-        km: f64,
-    ) {
+    ///
+    /// Counting exclusions, the filters run in their order and the first
+    /// failing one is counted. Otherwise order cannot change what is kept,
+    /// so the costly checks (the employment record, offerta congrua) wait
+    /// until the pair's bound shows it could be kept.
+    fn consider(&mut self, id: &str, p: Pair<'_>) {
         self.list.visited += 1;
-        let (verdicts, _) = self.ctx.hard_filters_at(
-            vacancy,
-            candidate,
-            facts,
-            &self.request.filters,
-            Some(km),
-            false,
-        );
-        if let Some(failed) = verdicts.iter().find(|f| !f.passed) {
-            self.exclude(failed.filter.name());
-            return;
-        }
-        if self.request.only_congrua
-            && !self
-                .ctx
-                .congruity(vacancy, candidate, facts, km)
-                .is_some_and(|c| c.congrua)
-        {
-            self.exclude(NOT_CONGRUA);
+        if self.count {
+            if let Some(failed) = self.first_failing(&p) {
+                self.exclude(failed.name());
+                return;
+            }
+            if self.request.only_congrua && !self.is_congrua(&p) {
+                self.exclude(NOT_CONGRUA);
+                return;
+            }
+        } else if !self.passes_row_filters(&p) {
             return;
         }
         // A pair whose bound is below both the minimum and the worst kept
@@ -277,19 +385,26 @@ impl<'a, 'c> Lister<'a, 'c> {
         let Some(floor) = self.floor() else {
             return;
         };
-        let mut sims = self
-            .ctx
-            .cheap_similarities(vacancy, candidate, km, self.relevance(id));
-        let boost = self.ctx.boost_total(candidate);
-        if sims.score(self.ctx.config) + boost < floor {
+        let ctx = self.ctx;
+        let depth = features::shared_levels(p.vrow, p.crow);
+        let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.relevance(id));
+        let boost = ctx.boost_total(p.crow);
+        if sims.score(ctx.config) + boost < floor {
             self.list.bounded += 1;
             return;
         }
-        self.ctx
-            .complete_similarities(&mut sims, vacancy, candidate);
-        let score = sims.score(self.ctx.config) + boost;
+        if !self.count {
+            if !ctx.is_available(p.vrow.hours, p.crow.listed, p.facts.employment) {
+                return;
+            }
+            if self.request.only_congrua && !self.is_congrua(&p) {
+                return;
+            }
+        }
+        ctx.complete_similarities(&mut sims, p.vrow, p.crow);
+        let score = sims.score(ctx.config) + boost;
         if score >= self.request.min_score {
-            self.top.offer(score, id, km);
+            self.top.offer(score, id, p.km);
         }
     }
 
@@ -322,7 +437,9 @@ impl<'a, 'c> Lister<'a, 'c> {
                     .contributions(vacancy, candidate, kept.distance_km, &sims);
             contributions.extend(self.ctx.boost_contributions(candidate));
             self.list.items.push(Ranked {
-                score: contributions.iter().map(|c| c.contribution).sum(),
+                // The score the list was ordered by; the contributions add
+                // up to it but for rounding (summed in another order).
+                score: kept.score,
                 congruity: self
                     .ctx
                     .congruity(vacancy, candidate, facts, kept.distance_km),
@@ -344,9 +461,10 @@ pub fn match_candidates(
     request: &ListRequest,
     text: &HashMap<String, f64>,
 ) -> Result<RankedList, MatchError> {
-    let vacancy = state
-        .vacancy(vacancy_id)
-        .ok_or_else(|| MatchError::UnknownVacancy(vacancy_id.to_owned()))?;
+    let unknown = || MatchError::UnknownVacancy(vacancy_id.to_owned());
+    let slot = state.vacancy_slot(vacancy_id).ok_or_else(unknown)?;
+    let vacancy = state.vacancy_at(slot).ok_or_else(unknown)?;
+    let vrow = state.vacancy_row_at(slot).ok_or_else(unknown)?;
     let origin = &vacancy.spec.workplace_comune;
     if ctx.reference.comune(origin).is_none() {
         return Err(MatchError::UnknownComune(origin.clone()));
@@ -360,7 +478,8 @@ pub fn match_candidates(
         .iter()
         .map(|(comune, _)| state.candidate_count_in(comune) as u64)
         .sum();
-    let mut lister = Lister::new(ctx, request, text, request.count_exclusions);
+    let mut lister = Lister::new(ctx, state, request, text, request.count_exclusions);
+    let side = Side { state };
     let default_km = ctx.config.distance.default_max_km;
     // Nobody in such a comune could travel this far: they are all excluded
     // by distance without being visited (one who would also fail an
@@ -376,16 +495,14 @@ pub fn match_candidates(
     }
     if request.count_exclusions {
         for (comune, km) in reachable {
-            for (candidate, employment, protected) in state.residents_of(comune) {
-                let facts = CandidateFacts {
-                    employment,
-                    protected,
-                };
-                lister.consider(&candidate.id, vacancy, candidate, facts, km);
+            for &slot in state.resident_slots(comune) {
+                if let Some(pair) = side.candidate(vacancy, vrow, slot, km) {
+                    lister.consider(&pair.candidate.id, pair);
+                }
             }
         }
     } else {
-        visit_best_first(&mut lister, state, vacancy, &reachable);
+        visit_best_first(&mut lister, state, vacancy, vrow, &reachable);
     }
     let mut list = lister.finish(|id| {
         let candidate = state.candidate(id)?;
@@ -448,27 +565,27 @@ fn visit_best_first(
     lister: &mut Lister<'_, '_>,
     state: &State,
     vacancy: &Vacancy,
+    vrow: &VacancyRow,
     reachable: &[(&str, f64)],
 ) {
     let ctx = lister.ctx;
+    let side = Side { state };
     let km_of: HashMap<&str, f64> = reachable.iter().copied().collect();
     let mut with_text = RoaringBitmap::new();
     for id in text_best_first(lister.text) {
         let Some(slot) = state.candidate_slot(id) else {
             continue;
         };
-        let Some((candidate, employment, protected)) = state.candidate_at(slot) else {
+        let Some((candidate, _, _)) = state.candidate_at(slot) else {
             continue;
         };
         let Some(&km) = km_of.get(candidate.profile.domicile_comune.as_str()) else {
             continue;
         };
         with_text.insert(slot);
-        let facts = CandidateFacts {
-            employment,
-            protected,
-        };
-        lister.consider(&candidate.id, vacancy, candidate, facts, km);
+        if let Some(pair) = side.candidate(vacancy, vrow, slot, km) {
+            lister.consider(&pair.candidate.id, pair);
+        }
     }
 
     let code = vacancy.spec.profession_code.as_str();
@@ -513,12 +630,8 @@ fn visit_best_first(
                 if deeper.is_some_and(|d| d.contains(slot)) || with_text.contains(slot) {
                     continue;
                 }
-                if let Some((candidate, employment, protected)) = state.candidate_at(slot) {
-                    let facts = CandidateFacts {
-                        employment,
-                        protected,
-                    };
-                    lister.consider(&candidate.id, vacancy, candidate, facts, km);
+                if let Some(pair) = side.candidate(vacancy, vrow, slot, km) {
+                    lister.consider(&pair.candidate.id, pair);
                 }
             }
         }
@@ -541,9 +654,10 @@ pub fn match_vacancies(
     request: &ListRequest,
     text: &HashMap<String, f64>,
 ) -> Result<RankedList, MatchError> {
-    let candidate = state
-        .candidate(candidate_id)
-        .ok_or_else(|| MatchError::UnknownCandidate(candidate_id.to_owned()))?;
+    let unknown = || MatchError::UnknownCandidate(candidate_id.to_owned());
+    let slot = state.candidate_slot(candidate_id).ok_or_else(unknown)?;
+    let (candidate, _, _) = state.candidate_at(slot).ok_or_else(unknown)?;
+    let crow = state.row_at(slot).ok_or_else(unknown)?;
     let origin = &candidate.profile.domicile_comune;
     if ctx.reference.comune(origin).is_none() {
         return Err(MatchError::UnknownComune(origin.clone()));
@@ -559,19 +673,21 @@ pub fn match_vacancies(
         .filter_map(|(comune, l)| index.get(l, "", comune))
         .map(|m| m.len())
         .sum();
-    let mut lister = Lister::new(ctx, request, text, request.count_exclusions);
+    let mut lister = Lister::new(ctx, state, request, text, request.count_exclusions);
+    let side = Side { state };
     if request.count_exclusions {
         for &(comune, km) in &within {
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
-                    if let Some(vacancy) = state.vacancy_at(slot) {
-                        lister.consider(&vacancy.id, vacancy, candidate, facts, km);
+                    if let Some(pair) = side.vacancy(slot, candidate, crow, facts, km) {
+                        lister.consider(&pair.vacancy.id, pair);
                     }
                 }
             }
         }
     } else {
-        visit_vacancies_best_first(&mut lister, state, candidate, facts, &within, &levels);
+        let person = (candidate, crow, facts);
+        visit_vacancies_best_first(&mut lister, state, person, &within, &levels);
     }
     let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)));
     list.considered = considered;
@@ -581,15 +697,15 @@ pub fn match_vacancies(
 /// [`visit_best_first`] for a person: groups of the listable vacancies of
 /// one comune whose code has `l` levels and shares exactly `d` of them with
 /// the person's closest profession, best bound first.
-fn visit_vacancies_best_first(
+fn visit_vacancies_best_first<'s>(
     lister: &mut Lister<'_, '_>,
-    state: &State,
-    candidate: &Candidate,
-    facts: CandidateFacts<'_>,
+    state: &'s State,
+    (candidate, crow, facts): (&'s Candidate, &'s CandidateRow, CandidateFacts<'s>),
     within: &[(&str, f64)],
     levels: &[u8],
 ) {
     let ctx = lister.ctx;
+    let side = Side { state };
     let index = state.listable();
     let km_of: HashMap<&str, f64> = within.iter().copied().collect();
     let mut with_text = RoaringBitmap::new();
@@ -607,7 +723,9 @@ fn visit_vacancies_best_first(
             continue;
         };
         with_text.insert(slot);
-        lister.consider(&vacancy.id, vacancy, candidate, facts, km);
+        if let Some(pair) = side.vacancy(slot, candidate, crow, facts, km) {
+            lister.consider(&pair.vacancy.id, pair);
+        }
     }
 
     // The person's distinct prefixes at each depth (the empty one at 0).
@@ -668,8 +786,8 @@ fn visit_vacancies_best_first(
                 if with_text.contains(slot) || deeper.iter().any(|d| d.contains(slot)) {
                     continue;
                 }
-                if let Some(vacancy) = state.vacancy_at(slot) {
-                    lister.consider(&vacancy.id, vacancy, candidate, facts, km);
+                if let Some(pair) = side.vacancy(slot, candidate, crow, facts, km) {
+                    lister.consider(&pair.vacancy.id, pair);
                 }
             }
         }

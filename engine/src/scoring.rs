@@ -9,8 +9,9 @@ use crate::availability::{describe, WorkLoad, WorkerAvailability};
 use crate::config::ScoringConfig;
 use crate::congruity::{Congruity, CongruityInput, CongruityRules};
 use crate::employment::EmploymentRecord;
+use crate::features::{self, CandidateRow, VacancyRow};
 use crate::model::{
-    format_day, Candidate, Day, GolPath, IncomeSupport, ProtectedCategory, ReservedQuota, Vacancy,
+    format_day, Candidate, Day, IncomeSupport, ProtectedCategory, ReservedQuota, Vacancy,
     VacancyStatus,
 };
 use crate::reference::{haversine_km, Comune, ReferenceData};
@@ -231,17 +232,17 @@ impl Context<'_> {
         })
     }
 
-    /// Whether `candidate` belongs to the target group of `boost` today.
-    fn in_group(&self, boost: Criterion, candidate: &Candidate) -> bool {
-        let p = &candidate.profile;
+    /// Whether the candidate of `row` belongs to the target group of
+    /// `boost` today.
+    fn in_group(&self, boost: Criterion, row: &CandidateRow) -> bool {
         match boost {
             Criterion::BoostLongTermUnemployed => {
-                self.unemployed_days(candidate)
+                i64::from(self.today) - i64::from(row.did_day)
                     >= i64::from(self.config.boosts.long_term_months) * 365 / 12
             }
-            Criterion::BoostBenefitRecipient => p.income_support != IncomeSupport::None,
-            Criterion::BoostVulnerable => p.vulnerable,
-            Criterion::BoostGolLavoroEInclusione => p.gol_path == GolPath::LavoroEInclusione,
+            Criterion::BoostBenefitRecipient => row.groups & features::BENEFIT != 0,
+            Criterion::BoostVulnerable => row.groups & features::VULNERABLE != 0,
+            Criterion::BoostGolLavoroEInclusione => row.groups & features::GOL_INCLUSIONE != 0,
             _ => false,
         }
     }
@@ -250,12 +251,12 @@ impl Context<'_> {
         i64::from(self.today) - i64::from(candidate.did_day)
     }
 
-    /// The sum of the boosts `candidate` receives: what lists add to the fit
-    /// score before ranking.
-    pub fn boost_total(&self, candidate: &Candidate) -> f64 {
+    /// The sum of the boosts the candidate of `row` receives: what lists
+    /// add to the fit score before ranking.
+    pub fn boost_total(&self, row: &CandidateRow) -> f64 {
         Criterion::BOOSTS
             .iter()
-            .filter(|&&b| self.in_group(b, candidate))
+            .filter(|&&b| self.in_group(b, row))
             .map(|b| b.weight(self.config))
             .sum()
     }
@@ -263,9 +264,10 @@ impl Context<'_> {
     /// One contribution per boost `candidate` receives (none for a boost set
     /// to 0), with the reason.
     pub fn boost_contributions(&self, candidate: &Candidate) -> Vec<Contribution> {
+        let row = CandidateRow::of(&mut features::Vocabulary::default(), candidate);
         Criterion::BOOSTS
             .iter()
-            .filter(|&&b| b.weight(self.config) > 0.0 && self.in_group(b, candidate))
+            .filter(|&&b| b.weight(self.config) > 0.0 && self.in_group(b, &row))
             .map(|&b| {
                 let weight = b.weight(self.config);
                 let reason = match b {
@@ -318,10 +320,16 @@ impl Context<'_> {
 
     /// The candidate's mobility limit, tightened by the request.
     pub fn distance_limit(&self, candidate: &Candidate, request: &RequestFilters) -> u32 {
-        let own = if candidate.profile.max_distance_km == 0 {
+        self.limit_km(candidate.profile.max_distance_km, request)
+    }
+
+    /// The mobility limit of someone who declared `declared_km` (0: none),
+    /// tightened by the request.
+    pub fn limit_km(&self, declared_km: u32, request: &RequestFilters) -> u32 {
+        let own = if declared_km == 0 {
             self.config.distance.default_max_km
         } else {
-            candidate.profile.max_distance_km
+            declared_km
         };
         let own = own.min(self.config.distance.max_search_km);
         if request.max_distance_km > 0 {
@@ -405,7 +413,11 @@ impl Context<'_> {
             return (out, distance);
         }
 
-        let available = self.is_available(vacancy, candidate, facts.employment);
+        let available = self.is_available(
+            vacancy.spec.hours_percent,
+            candidate.available && !candidate.withdrawn,
+            facts.employment,
+        );
         let reason = || self.availability(vacancy, candidate, facts.employment).1;
         if !push(&mut out, HardFilter::Availability, available, &reason) {
             return (out, distance);
@@ -438,9 +450,9 @@ impl Context<'_> {
             }
         }
 
-        let accepted = &candidate.profile.accepted_contracts;
+        let (vrow, crow) = features::pair_rows(vacancy, candidate);
         let contract = vacancy.spec.contract_type;
-        let passed = accepted.is_empty() || accepted.contains(&contract);
+        let passed = contract_accepted(&vrow, &crow);
         let reason = || {
             if passed {
                 format!("Contratto di {} accettato", contract.label())
@@ -452,13 +464,8 @@ impl Context<'_> {
             return (out, distance);
         }
 
-        let hours = vacancy.spec.hours_percent;
-        let min = candidate.profile.min_hours_percent;
-        let max = match candidate.profile.max_hours_percent {
-            0 => 100,
-            m => m,
-        };
-        let passed = (min..=max).contains(&hours);
+        let (hours, min, max) = (vrow.hours, crow.min_hours, crow.max_hours);
+        let passed = hours_fit(&vrow, &crow);
         let reason = || {
             if passed {
                 format!("Orario al {hours}% compatibile con la disponibilità ({min}-{max}%)")
@@ -470,21 +477,17 @@ impl Context<'_> {
             return (out, distance);
         }
 
-        let (passed, reason) = match (vacancy.spec.reserved_quota, facts.protected) {
-            (ReservedQuota::None, _) => (true, "Posto non riservato"),
-            (ReservedQuota::Art1, ProtectedCategory::Art1)
-            | (ReservedQuota::Art18, ProtectedCategory::Art18) => (
-                true,
-                "Iscrizione al collocamento mirato compatibile con il posto riservato",
-            ),
-            (ReservedQuota::Art1, _) => (
-                false,
-                "Posto riservato L.68/99 art.1: richiede l'iscrizione al collocamento mirato",
-            ),
-            (ReservedQuota::Art18, _) => (
-                false,
-                "Posto riservato L.68/99 art.18: richiede l'iscrizione alle categorie protette",
-            ),
+        let quota = vacancy.spec.reserved_quota;
+        let passed = quota_fits(quota, facts.protected);
+        let reason = match quota {
+            ReservedQuota::None => "Posto non riservato",
+            _ if passed => "Iscrizione al collocamento mirato compatibile con il posto riservato",
+            ReservedQuota::Art1 => {
+                "Posto riservato L.68/99 art.1: richiede l'iscrizione al collocamento mirato"
+            }
+            ReservedQuota::Art18 => {
+                "Posto riservato L.68/99 art.18: richiede l'iscrizione alle categorie protette"
+            }
         };
         if !push(&mut out, HardFilter::ReservedQuota, passed, &|| {
             reason.to_string()
@@ -509,19 +512,20 @@ impl Context<'_> {
         (out, distance)
     }
 
-    /// The verdict of [`Context::availability`] without its sentence.
-    fn is_available(
+    /// The verdict of [`Context::availability`] without its sentence, for
+    /// a vacancy of `hours` percent and a candidate `listed` (neither
+    /// withdrawn nor declared unavailable).
+    pub fn is_available(
         &self,
-        vacancy: &Vacancy,
-        candidate: &Candidate,
+        hours: u32,
+        listed: bool,
         employment: Option<&EmploymentRecord>,
     ) -> bool {
-        !candidate.withdrawn
-            && candidate.available
+        listed
             && match self.config.availability.load(employment, self.today) {
                 WorkLoad::Free => true,
                 WorkLoad::Taken => false,
-                WorkLoad::Busy(busy) => busy + vacancy.spec.hours_percent <= 100,
+                WorkLoad::Busy(busy) => busy + hours <= 100,
             }
     }
 
@@ -585,36 +589,38 @@ impl Context<'_> {
         distance_km: f64,
         text_relevance: f64,
     ) -> Similarities {
-        let mut sims = self.cheap_similarities(vacancy, candidate, distance_km, text_relevance);
-        self.complete_similarities(&mut sims, vacancy, candidate);
+        let (v, c) = features::pair_rows(vacancy, candidate);
+        let depth = features::shared_levels(&v, &c);
+        let mut sims = self.cheap_similarities(&v, &c, depth, distance_km, text_relevance);
+        self.complete_similarities(&mut sims, &v, &c);
         sims
     }
 
     /// The similarities that need only a few comparisons (profession, text,
     /// distance, education, licences), with skills, experience and languages
-    /// at full credit. Their `score(..)` plus `boost_total(..)` is an upper
-    /// bound of the pair's score: the terms are the same and are added in
-    /// the same order, and float addition is monotonic, so the bound is
-    /// never below the score, not even by rounding. Lists skip the rest of a
-    /// pair whose bound cannot reach the worst score they keep.
+    /// at full credit; `depth` is the pair's [`features::shared_levels`].
+    /// Their `score(..)` plus `boost_total(..)` is an upper bound of the
+    /// pair's score: the terms are the same and are added in the same
+    /// order, and float addition is monotonic, so the bound is never below
+    /// the score, not even by rounding. Lists skip the rest of a pair whose
+    /// bound cannot reach the worst score they keep.
     pub fn cheap_similarities(
         &self,
-        vacancy: &Vacancy,
-        candidate: &Candidate,
+        v: &VacancyRow,
+        c: &CandidateRow,
+        depth: usize,
         distance_km: f64,
         text_relevance: f64,
     ) -> Similarities {
-        let v = &vacancy.spec;
-        let p = &candidate.profile;
         Similarities([
-            profession_similarity(&v.profession_code, candidate),
+            features::depth_similarity(depth, v.levels()),
             1.0,
             text_relevance.clamp(0.0, 1.0),
             distance_similarity(self.config, distance_km),
             1.0,
-            education_similarity(v.min_education, p.education),
+            features::education_similarity(v.min_education, c.education),
             1.0,
-            licence_similarity(&v.driving_licences, &p.driving_licences),
+            features::licence_similarity(v, c),
         ])
     }
 
@@ -628,11 +634,8 @@ impl Context<'_> {
     /// plus [`Context::boost_total`], each at least the pair's own, so float
     /// rounding cannot put it below a member's score.
     pub fn group_bound(&self, depth: usize, levels: usize, distance_km: f64, text: f64) -> f64 {
-        let profession = match levels {
-            0 => 0.0,
-            levels => depth as f64 / levels as f64,
-        };
-        let experience = if depth >= relevant_depth(self.config, levels) {
+        let profession = features::depth_similarity(depth, levels);
+        let experience = if depth >= features::relevant_depth(self.config, levels) {
             1.0
         } else {
             0.0
@@ -661,24 +664,11 @@ impl Context<'_> {
 
     /// Replaces the full credit [`Context::cheap_similarities`] gave skills,
     /// experience and languages with the pair's own.
-    pub fn complete_similarities(
-        &self,
-        sims: &mut Similarities,
-        vacancy: &Vacancy,
-        candidate: &Candidate,
-    ) {
-        let v = &vacancy.spec;
-        let p = &candidate.profile;
+    pub fn complete_similarities(&self, sims: &mut Similarities, v: &VacancyRow, c: &CandidateRow) {
         let cfg = self.config;
-        let months = relevant_months(cfg, &v.profession_code, candidate);
-        let target = match v.min_experience_months {
-            0 => cfg.experience.full_credit_months.max(1),
-            m => m,
-        };
-        sims.0[Criterion::Skills as usize] =
-            skill_similarity(cfg, &v.required_skills, &v.preferred_skills, p).0;
-        sims.0[Criterion::Experience as usize] = (f64::from(months) / f64::from(target)).min(1.0);
-        sims.0[Criterion::Languages as usize] = language_similarity(v, p);
+        sims.0[Criterion::Skills as usize] = features::skill_similarity(cfg, v, c);
+        sims.0[Criterion::Experience as usize] = features::experience_similarity(cfg, v, c);
+        sims.0[Criterion::Languages as usize] = features::language_similarity(v, c);
     }
 
     /// Weighted contributions with their sentences; they add up to the score.
@@ -734,8 +724,17 @@ impl Context<'_> {
                 }
             }
             Criterion::Skills => {
-                let (_, have, missing) =
-                    skill_similarity(self.config, &v.required_skills, &v.preferred_skills, p);
+                let (vrow, crow) = features::pair_rows(vacancy, candidate);
+                let held = features::skills_held(&vrow, &crow);
+                let have = held.iter().filter(|h| **h).count();
+                let missing: Vec<&str> = v
+                    .required_skills
+                    .iter()
+                    .chain(&v.preferred_skills)
+                    .zip(&held)
+                    .filter(|(_, h)| !**h)
+                    .map(|(s, _)| s.as_str())
+                    .collect();
                 if v.required_skills.is_empty() && v.preferred_skills.is_empty() {
                     "Nessuna competenza specifica richiesta".into()
                 } else if missing.is_empty() {
@@ -776,7 +775,8 @@ impl Context<'_> {
                 self.comune_name(&v.workplace_comune)
             ),
             Criterion::Experience => {
-                let months = relevant_months(self.config, &v.profession_code, candidate);
+                let (vrow, crow) = features::pair_rows(vacancy, candidate);
+                let months = features::relevant_months(self.config, &vrow, &crow);
                 if v.min_experience_months > 0 {
                     format!(
                         "{months} mesi di esperienza in professioni affini (richiesti {})",
@@ -889,6 +889,28 @@ fn income_support_label(support: IncomeSupport) -> &'static str {
     }
 }
 
+/// Whether the candidate accepts the vacancy's contract type (accepting
+/// none in particular accepts all).
+pub fn contract_accepted(v: &VacancyRow, c: &CandidateRow) -> bool {
+    c.accepts(v.contract)
+}
+
+/// Whether the vacancy's hours are within the candidate's stated range.
+pub fn hours_fit(v: &VacancyRow, c: &CandidateRow) -> bool {
+    (c.min_hours..=c.max_hours).contains(&v.hours)
+}
+
+/// Whether a person of L.68/99 category `protected` may take a position
+/// reserved as `quota`.
+pub fn quota_fits(quota: ReservedQuota, protected: ProtectedCategory) -> bool {
+    matches!(
+        (quota, protected),
+        (ReservedQuota::None, _)
+            | (ReservedQuota::Art1, ProtectedCategory::Art1)
+            | (ReservedQuota::Art18, ProtectedCategory::Art18)
+    )
+}
+
 /// Number of levels of a CP2011 code ("5.2.2" has 3).
 pub fn segments(code: &str) -> usize {
     if code.is_empty() {
@@ -928,20 +950,12 @@ pub fn shared_depth(a: &str, b: &str) -> usize {
     }
 }
 
-/// Share of the wanted CP2011 code's levels that the candidate's closest
-/// desired or practised profession has in common with it.
-fn profession_similarity(wanted: &str, candidate: &Candidate) -> f64 {
-    match segments(wanted) {
-        0 => 0.0,
-        levels => best_profession(wanted, candidate).0 as f64 / levels as f64,
-    }
-}
-
 fn distance_similarity(config: &ScoringConfig, distance_km: f64) -> f64 {
     (-distance_km / config.distance.decay_km).exp()
 }
 
-/// Deepest shared prefix with any desired or practised profession.
+/// Deepest shared prefix with any desired or practised profession (for
+/// the sentence that names it).
 fn best_profession<'c>(wanted: &str, candidate: &'c Candidate) -> (usize, Option<&'c str>) {
     let p = &candidate.profile;
     p.desired_professions
@@ -951,106 +965,6 @@ fn best_profession<'c>(wanted: &str, candidate: &'c Candidate) -> (usize, Option
         .map(|code| (shared_depth(wanted, code), Some(code)))
         .max_by_key(|(d, _)| *d)
         .unwrap_or((0, None))
-}
-
-/// Shared CP2011 levels that make an experience relevant to a vacancy
-/// whose code has `levels` levels.
-fn relevant_depth(config: &ScoringConfig, levels: usize) -> usize {
-    config.experience.relevant_depth.min(levels).max(1)
-}
-
-fn relevant_months(config: &ScoringConfig, wanted: &str, candidate: &Candidate) -> u32 {
-    let depth = relevant_depth(config, segments(wanted));
-    candidate
-        .profile
-        .experience
-        .iter()
-        .filter(|e| shared_depth(wanted, &e.profession_code) >= depth)
-        .map(|e| e.months)
-        .sum()
-}
-
-/// Returns (similarity, skills held, skills missing).
-fn skill_similarity(
-    config: &ScoringConfig,
-    required: &[String],
-    preferred: &[String],
-    profile: &crate::model::CandidateProfile,
-) -> (f64, usize, Vec<String>) {
-    let mut missing = Vec::new();
-    let mut have = 0;
-    let mut credit = |skills: &[String]| -> Option<f64> {
-        if skills.is_empty() {
-            return None;
-        }
-        let mut sum = 0.0;
-        for s in skills {
-            if profile
-                .certified_skills
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(s))
-            {
-                sum += 1.0;
-                have += 1;
-            } else if profile.skills.iter().any(|x| x.eq_ignore_ascii_case(s)) {
-                sum += config.skills.declared_credit;
-                have += 1;
-            } else {
-                missing.push(s.clone());
-            }
-        }
-        Some(sum / skills.len() as f64)
-    };
-    let req = credit(required);
-    let pref = credit(preferred);
-    let share = config.skills.required_share;
-    let sim = match (req, pref) {
-        (Some(r), Some(p)) => share * r + (1.0 - share) * p,
-        (Some(r), None) => r,
-        (None, Some(p)) => p,
-        (None, None) => 1.0,
-    };
-    (sim, have, missing)
-}
-
-fn education_similarity(
-    required: crate::model::EducationLevel,
-    held: crate::model::EducationLevel,
-) -> f64 {
-    use crate::model::EducationLevel as E;
-    if required == E::Unspecified || held >= required {
-        1.0
-    } else if (held as u8) + 1 == required as u8 {
-        0.5
-    } else {
-        0.0
-    }
-}
-
-fn language_similarity(v: &crate::model::VacancySpec, p: &crate::model::CandidateProfile) -> f64 {
-    if v.languages.is_empty() {
-        return 1.0;
-    }
-    let sum: f64 = v
-        .languages
-        .iter()
-        .map(
-            |req| match p.languages.iter().find(|l| l.language == req.language) {
-                Some(l) if l.level >= req.level => 1.0,
-                Some(_) => 0.5,
-                None => 0.0,
-            },
-        )
-        .sum();
-    sum / v.languages.len() as f64
-}
-
-fn licence_similarity(required: &[String], held: &[String]) -> f64 {
-    if required.is_empty() {
-        return 1.0;
-    }
-    let have = required.iter().filter(|l| held.contains(l)).count();
-    have as f64 / required.len() as f64
 }
 
 #[cfg(test)]

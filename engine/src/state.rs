@@ -17,6 +17,7 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use crate::employment::EmploymentRecord;
 use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, VacancyEvent};
+use crate::features::{CandidateRow, VacancyRow, Vocabulary};
 use crate::model::{
     Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
 };
@@ -105,6 +106,14 @@ pub struct State {
     /// Listable vacancy slots by code length, CP2011 prefix and comune.
     #[serde(skip)]
     listable: VacancyIndex,
+    /// Compact features by candidate slot, and the vocabulary they are
+    /// written in: what a list scores a pair from.
+    #[serde(skip)]
+    rows: Vec<CandidateRow>,
+    #[serde(skip)]
+    vacancy_rows: Vec<VacancyRow>,
+    #[serde(skip)]
+    vocabulary: Vocabulary,
     /// Vacancy ids by (employer, CP2011 categoria): where a notified hire
     /// can fill a position.
     #[serde(skip)]
@@ -124,6 +133,14 @@ type HireKey = (Day, String, String);
 /// Days after a vacancy's validity ends during which a hire still fills it:
 /// selection outlasts the advert.
 pub const FILL_GRACE_DAYS: Day = 60;
+
+/// Puts `row` at `slot`, growing `rows` with defaults up to it.
+fn put_at<T: Default>(rows: &mut Vec<T>, slot: usize, row: T) {
+    if slot >= rows.len() {
+        rows.resize_with(slot + 1, T::default);
+    }
+    rows[slot] = row;
+}
 
 fn fill_key(employer: &str, profession_code: &str) -> FillKey {
     let categoria = profession_code
@@ -162,7 +179,9 @@ impl State {
         self.employment_slot.clear();
         self.protected_slot.clear();
         self.professions.clear();
+        self.rows.clear();
         for (slot, c) in self.candidates.values().enumerate() {
+            self.rows.push(CandidateRow::of(&mut self.vocabulary, c));
             self.professions
                 .insert(slot as u32, &c.profile.domicile_comune, &c.profile);
             self.candidates_by_comune
@@ -211,6 +230,11 @@ impl State {
             self.refill(&key);
         }
         self.listable.clear();
+        self.vacancy_rows = self
+            .vacancies
+            .values()
+            .map(|v| VacancyRow::of(&mut self.vocabulary, v))
+            .collect();
         for slot in 0..self.vacancies.len() {
             self.relist(slot);
         }
@@ -458,6 +482,21 @@ impl State {
         &self.listable
     }
 
+    /// The compact row of a candidate slot.
+    pub fn row_at(&self, slot: u32) -> Option<&CandidateRow> {
+        self.rows.get(slot as usize)
+    }
+
+    /// The compact row of a vacancy slot.
+    pub fn vacancy_row_at(&self, slot: u32) -> Option<&VacancyRow> {
+        self.vacancy_rows.get(slot as usize)
+    }
+
+    /// The vocabulary of the compact rows.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
     /// The candidate index by profession prefix and comune.
     pub fn professions(&self) -> &ProfessionIndex {
         &self.professions
@@ -511,8 +550,12 @@ impl State {
             }
         }
         let result = match &event.payload {
-            EventPayload::Vacancy(v) => self.apply_vacancy(event, v),
-            EventPayload::Candidacy(c) => self.apply_candidacy(event, c),
+            EventPayload::Vacancy(v) => self.apply_vacancy(event, v).inspect(|_| {
+                self.refresh_vacancy_row(&event.meta.entity_id);
+            }),
+            EventPayload::Candidacy(c) => self.apply_candidacy(event, c).inspect(|_| {
+                self.refresh_row(&event.meta.entity_id);
+            }),
             EventPayload::ListIssued(list) => {
                 if self.lists.contains_key(&event.meta.entity_id) {
                     Err(format!("list {} already recorded", event.meta.entity_id))
@@ -676,6 +719,24 @@ impl State {
         if let Some(e) = self.employment_slot.get_mut(candidate) {
             *e = employment as u32;
         }
+    }
+
+    /// Rewrites the compact row of a vacancy after a change.
+    fn refresh_vacancy_row(&mut self, id: &str) {
+        let Some((slot, _, vacancy)) = self.vacancies.get_full(id) else {
+            return;
+        };
+        let row = VacancyRow::of(&mut self.vocabulary, vacancy);
+        put_at(&mut self.vacancy_rows, slot, row);
+    }
+
+    /// Rewrites the compact row of a candidate after a change.
+    fn refresh_row(&mut self, id: &str) {
+        let Some((slot, _, candidate)) = self.candidates.get_full(id) else {
+            return;
+        };
+        let row = CandidateRow::of(&mut self.vocabulary, candidate);
+        put_at(&mut self.rows, slot, row);
     }
 
     fn index_candidate(&mut self, slot: usize, comune: &str, old: Option<&str>, max_km: u32) {

@@ -255,3 +255,74 @@ proptest::proptest! {
         }
     }
 }
+
+/// A list judges and scores pairs from the fold's compact rows; `Explain`
+/// builds the rows of its one pair afresh. Both must agree on every pair:
+/// who is eligible, and the score, which also orders the list.
+#[test]
+fn a_list_judges_every_pair_as_its_explanation_does() {
+    with_world(|state, ctx| {
+        let everyone = state.candidates().count() + 1;
+        let all = ListRequest {
+            limit: everyone,
+            count_exclusions: true,
+            ..ListRequest::default()
+        };
+        let vacancies: Vec<String> = state
+            .vacancies()
+            .filter(|v| v.is_open_on(ctx.today))
+            .map(|v| v.id.clone())
+            .step_by(11)
+            .take(6)
+            .collect();
+        let mut listed = 0;
+        for (n, vacancy) in vacancies.iter().enumerate() {
+            let text = relevance(state, n);
+            let list = matching::match_candidates(state, ctx, vacancy, &all, &text).unwrap();
+            let scores: HashMap<&str, f64> = list
+                .items
+                .iter()
+                .map(|r| (r.id.as_str(), r.score))
+                .collect();
+            for item in &list.items {
+                let sum: f64 = item.contributions.iter().map(|c| c.contribution).sum();
+                assert!(
+                    (sum - item.score).abs() < 1e-9,
+                    "score is not its contributions"
+                );
+            }
+            for pair in list.items.windows(2) {
+                assert!(
+                    pair[0].score >= pair[1].score,
+                    "list out of order: {} {} then {} {}",
+                    pair[0].id,
+                    pair[0].score,
+                    pair[1].id,
+                    pair[1].score
+                );
+            }
+            for candidate in state.candidates() {
+                let relevance = text.get(&candidate.id).copied().unwrap_or(0.0);
+                let (_, evaluation) =
+                    matching::explain(state, ctx, vacancy, &candidate.id, relevance).unwrap();
+                match scores.get(candidate.id.as_str()) {
+                    Some(&score) => {
+                        assert!(
+                            evaluation.eligible,
+                            "{} listed, explained ineligible",
+                            candidate.id
+                        );
+                        assert!((score - evaluation.score).abs() < 1e-9);
+                    }
+                    None => assert!(
+                        !evaluation.eligible,
+                        "{} eligible for {vacancy} but not listed",
+                        candidate.id
+                    ),
+                }
+            }
+            listed += list.items.len();
+        }
+        assert!(listed > 500, "only {listed} pairs listed");
+    });
+}

@@ -1,0 +1,450 @@
+//! Compact features of both sides of a pair, by slot: what scoring reads,
+//! as small integers (interned skills, CP2011 prefixes, languages,
+//! licences, CPI codes), so that a list judges and scores a pair with no
+//! hashing, no string comparison and no allocation.
+//!
+//! The fold keeps a [`CandidateRow`] per candidate slot (in
+//! [`State`](crate::state::State), beside the profession index, rebuilt on
+//! restore, never serialised); a vacancy's [`VacancyRow`] is built when a
+//! list of it is asked, and kept per slot for lists of vacancies. Each row
+//! is one record rather than one array per field: a pair reads every field
+//! of its row, so one row is one or two cache lines, where separate arrays
+//! would be one line each.
+//!
+//! The similarity formulas of the criteria that compare sets (skills,
+//! experience, languages, licences, profession depth) are defined here,
+//! once, on these rows; the explanation path builds the rows of its one
+//! pair and calls the same functions.
+
+use std::collections::HashMap;
+
+use crate::config::ScoringConfig;
+use crate::model::Day;
+use crate::model::{
+    Candidate, Cefr, ContractType, EducationLevel, GolPath, IncomeSupport, LanguageSkill,
+    ReservedQuota, Vacancy,
+};
+
+/// An id no candidate holds: what a vacancy's skill, language or licence
+/// unknown to the vocabulary is looked up as.
+const UNKNOWN: u32 = u32::MAX;
+/// A level a CP2011 code does not have, on the candidate's side (distinct
+/// from [`UNKNOWN`], the vacancy's, so two missing levels never match).
+const ABSENT: u32 = u32::MAX - 1;
+
+/// Interned strings of one kind.
+#[derive(Debug, Default, Clone)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        // Ids stay below the two sentinels.
+        let id = u32::try_from(self.ids.len())
+            .unwrap_or(ABSENT - 1)
+            .min(ABSENT - 1);
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    fn get(&self, s: &str) -> u32 {
+        self.ids.get(s).copied().unwrap_or(UNKNOWN)
+    }
+}
+
+/// The interners rows are written with. Only ever grows (an id is never
+/// reused), so a row stays valid for as long as the state lives.
+#[derive(Debug, Default, Clone)]
+pub struct Vocabulary {
+    /// Skill names, ASCII case folded: the comparison skills always had.
+    skills: Interner,
+    /// CP2011 prefixes at every level ("5", "5.2", "5.2.2", ...).
+    prefixes: Interner,
+    /// Language codes, licence codes and CPI codes, each compared exactly.
+    words: Interner,
+}
+
+impl Vocabulary {
+    /// The id of a language, licence or CPI code ([`UNKNOWN`] if no row
+    /// holds it).
+    pub fn word(&self, s: &str) -> u32 {
+        self.words.get(s)
+    }
+}
+
+/// Lookups a row is built with: interning (the fold, and a one-pair
+/// explanation on its own vocabulary) or looking up only (a list's
+/// vacancy, on the shared vocabulary).
+trait Ids {
+    fn skill(&mut self, s: &str) -> u32;
+    fn prefix(&mut self, s: &str) -> u32;
+    fn word(&mut self, s: &str) -> u32;
+}
+
+impl Ids for Vocabulary {
+    fn skill(&mut self, s: &str) -> u32 {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.skills.intern(&s.to_ascii_lowercase())
+        } else {
+            self.skills.intern(s)
+        }
+    }
+    fn prefix(&mut self, s: &str) -> u32 {
+        self.prefixes.intern(s)
+    }
+    fn word(&mut self, s: &str) -> u32 {
+        self.words.intern(s)
+    }
+}
+
+/// Looking up only.
+struct Lookup<'v>(&'v Vocabulary);
+
+impl Ids for Lookup<'_> {
+    fn skill(&mut self, s: &str) -> u32 {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.0.skills.get(&s.to_ascii_lowercase())
+        } else {
+            self.0.skills.get(s)
+        }
+    }
+    fn prefix(&mut self, s: &str) -> u32 {
+        self.0.prefixes.get(s)
+    }
+    fn word(&mut self, s: &str) -> u32 {
+        self.0.words.get(s)
+    }
+}
+
+/// The prefix ids of a CP2011 code, one per level.
+fn code_prefixes(ids: &mut impl Ids, code: &str) -> Box<[u32]> {
+    crate::profession_index::prefixes(code)
+        .map(|p| ids.prefix(p))
+        .collect()
+}
+
+fn languages(ids: &mut impl Ids, languages: &[LanguageSkill]) -> Box<[(u32, Cefr)]> {
+    languages
+        .iter()
+        .map(|l| (ids.word(&l.language), l.level))
+        .collect()
+}
+
+/// Target-group bits of [`CandidateRow::groups`].
+pub const BENEFIT: u8 = 1;
+pub const VULNERABLE: u8 = 2;
+pub const GOL_INCLUSIONE: u8 = 4;
+
+/// What a list reads of a candidate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CandidateRow {
+    /// Neither withdrawn nor declared unavailable.
+    pub listed: bool,
+    /// Declared mobility limit, 0 when none was stated.
+    pub max_km: u32,
+    pub min_hours: u32,
+    /// 100 when none was stated.
+    pub max_hours: u32,
+    /// A bit per accepted [`ContractType`]; 0 accepts every type.
+    pub contracts: u16,
+    pub education: EducationLevel,
+    /// [`BENEFIT`], [`VULNERABLE`], [`GOL_INCLUSIONE`].
+    pub groups: u8,
+    pub did_day: Day,
+    pub cpi: u32,
+    /// Desired and practised professions, each as its prefix ids.
+    professions: Box<[Box<[u32]>]>,
+    /// (prefix ids of the profession, months), per experience.
+    experience: Box<[(Box<[u32]>, u32)]>,
+    /// (skill id, certified), sorted by id; a skill both declared and
+    /// certified counts as certified.
+    skills: Box<[(u32, bool)]>,
+    languages: Box<[(u32, Cefr)]>,
+    licences: Box<[u32]>,
+}
+
+fn contract_bit(c: ContractType) -> u16 {
+    1 << (c as u16)
+}
+
+impl CandidateRow {
+    fn build(ids: &mut impl Ids, candidate: &Candidate) -> CandidateRow {
+        let p = &candidate.profile;
+        let mut skills: Vec<(u32, bool)> =
+            Vec::with_capacity(p.skills.len() + p.certified_skills.len());
+        for s in &p.skills {
+            skills.push((ids.skill(s), false));
+        }
+        for s in &p.certified_skills {
+            skills.push((ids.skill(s), true));
+        }
+        // Certified (true) after declared for one id: keep the last.
+        skills.sort_unstable();
+        let mut deduped: Vec<(u32, bool)> = Vec::with_capacity(skills.len());
+        for (id, certified) in skills {
+            match deduped.last_mut() {
+                Some(last) if last.0 == id => last.1 |= certified,
+                _ => deduped.push((id, certified)),
+            }
+        }
+        let mut groups = 0;
+        if p.income_support != IncomeSupport::None {
+            groups |= BENEFIT;
+        }
+        if p.vulnerable {
+            groups |= VULNERABLE;
+        }
+        if p.gol_path == GolPath::LavoroEInclusione {
+            groups |= GOL_INCLUSIONE;
+        }
+        CandidateRow {
+            listed: candidate.available && !candidate.withdrawn,
+            max_km: p.max_distance_km,
+            min_hours: p.min_hours_percent,
+            max_hours: match p.max_hours_percent {
+                0 => 100,
+                m => m,
+            },
+            contracts: p
+                .accepted_contracts
+                .iter()
+                .fold(0, |bits, &c| bits | contract_bit(c)),
+            education: p.education,
+            groups,
+            did_day: candidate.did_day,
+            cpi: ids.word(&p.cpi_code),
+            professions: p
+                .desired_professions
+                .iter()
+                .chain(p.experience.iter().map(|e| &e.profession_code))
+                .map(|code| code_prefixes(ids, code))
+                .collect(),
+            experience: p
+                .experience
+                .iter()
+                .map(|e| (code_prefixes(ids, &e.profession_code), e.months))
+                .collect(),
+            skills: deduped.into(),
+            languages: languages(ids, &p.languages),
+            licences: p.driving_licences.iter().map(|l| ids.word(l)).collect(),
+        }
+    }
+
+    /// The row the fold keeps, interning what it has not seen.
+    pub fn of(vocabulary: &mut Vocabulary, candidate: &Candidate) -> CandidateRow {
+        Self::build(vocabulary, candidate)
+    }
+
+    pub fn accepts(&self, contract: ContractType) -> bool {
+        self.contracts == 0 || self.contracts & contract_bit(contract) != 0
+    }
+
+    fn skill(&self, id: u32) -> Option<bool> {
+        self.skills
+            .binary_search_by_key(&id, |s| s.0)
+            .ok()
+            .map(|i| self.skills[i].1)
+    }
+}
+
+/// What a list reads of a vacancy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VacancyRow {
+    /// Prefix ids of the CP2011 code, one per level.
+    pub profession: Box<[u32]>,
+    required: Box<[u32]>,
+    preferred: Box<[u32]>,
+    pub min_education: EducationLevel,
+    languages: Box<[(u32, Cefr)]>,
+    licences: Box<[u32]>,
+    pub min_experience_months: u32,
+    pub contract: ContractType,
+    pub hours: u32,
+    pub quota: ReservedQuota,
+}
+
+impl VacancyRow {
+    fn build(ids: &mut impl Ids, vacancy: &Vacancy) -> VacancyRow {
+        let v = &vacancy.spec;
+        VacancyRow {
+            profession: code_prefixes(ids, &v.profession_code)
+                .iter()
+                // A level unknown to the vocabulary matches no candidate.
+                .copied()
+                .collect(),
+            required: v.required_skills.iter().map(|s| ids.skill(s)).collect(),
+            preferred: v.preferred_skills.iter().map(|s| ids.skill(s)).collect(),
+            min_education: v.min_education,
+            languages: languages(ids, &v.languages),
+            licences: v.driving_licences.iter().map(|l| ids.word(l)).collect(),
+            min_experience_months: v.min_experience_months,
+            contract: v.contract_type,
+            hours: v.hours_percent,
+            quota: v.reserved_quota,
+        }
+    }
+
+    /// The row the fold keeps, interning what it has not seen.
+    pub fn of(vocabulary: &mut Vocabulary, vacancy: &Vacancy) -> VacancyRow {
+        Self::build(vocabulary, vacancy)
+    }
+
+    /// The row of a vacancy against the shared vocabulary, interning
+    /// nothing: what no candidate has is looked up as unknown.
+    pub fn lookup(vocabulary: &Vocabulary, vacancy: &Vacancy) -> VacancyRow {
+        Self::build(&mut Lookup(vocabulary), vacancy)
+    }
+
+    pub fn levels(&self) -> usize {
+        self.profession.len()
+    }
+
+    pub fn has_skills(&self) -> bool {
+        !(self.required.is_empty() && self.preferred.is_empty())
+    }
+
+    /// The skill ids the vacancy names, required then preferred.
+    pub fn skill_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.required.iter().chain(self.preferred.iter()).copied()
+    }
+}
+
+/// Both rows of one pair, on a vocabulary of their own: how the
+/// explanation of a single pair reaches the same formulas as a list.
+pub fn pair_rows(vacancy: &Vacancy, candidate: &Candidate) -> (VacancyRow, CandidateRow) {
+    let mut vocabulary = Vocabulary::default();
+    let c = CandidateRow::build(&mut vocabulary, candidate);
+    let v = VacancyRow::build(&mut vocabulary, vacancy);
+    (v, c)
+}
+
+/// Levels of the vacancy's code that the candidate's closest desired or
+/// practised profession shares from the top.
+pub fn shared_levels(v: &VacancyRow, c: &CandidateRow) -> usize {
+    c.professions
+        .iter()
+        .map(|code| {
+            v.profession
+                .iter()
+                .zip(code.iter())
+                .take_while(|(a, b)| a == b)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Share of the vacancy's CP2011 levels the candidate shares.
+pub fn profession_similarity(v: &VacancyRow, c: &CandidateRow) -> f64 {
+    depth_similarity(shared_levels(v, c), v.levels())
+}
+
+/// Profession credit of `depth` shared levels of `levels`.
+pub fn depth_similarity(depth: usize, levels: usize) -> f64 {
+    match levels {
+        0 => 0.0,
+        levels => depth as f64 / levels as f64,
+    }
+}
+
+/// Shared CP2011 levels that make an experience relevant to a vacancy
+/// whose code has `levels` levels.
+pub fn relevant_depth(config: &ScoringConfig, levels: usize) -> usize {
+    config.experience.relevant_depth.min(levels).max(1)
+}
+
+/// Months of experience in professions sharing the relevant depth with
+/// the vacancy's.
+pub fn relevant_months(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow) -> u32 {
+    let depth = relevant_depth(config, v.levels());
+    let Some(&wanted) = v.profession.get(depth - 1) else {
+        return 0;
+    };
+    c.experience
+        .iter()
+        .filter(|(code, _)| code.get(depth - 1).copied().unwrap_or(ABSENT) == wanted)
+        .map(|(_, months)| *months)
+        .sum()
+}
+
+/// Experience similarity: relevant months against what the vacancy asks
+/// (or the configured full credit when it asks for none).
+pub fn experience_similarity(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow) -> f64 {
+    let target = match v.min_experience_months {
+        0 => config.experience.full_credit_months.max(1),
+        m => m,
+    };
+    (f64::from(relevant_months(config, v, c)) / f64::from(target)).min(1.0)
+}
+
+/// Skills similarity, and for each skill the vacancy names (required
+/// first, then preferred) whether the candidate holds it.
+pub fn skill_similarity(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow) -> f64 {
+    let credit = |skills: &[u32]| -> Option<f64> {
+        if skills.is_empty() {
+            return None;
+        }
+        let sum: f64 = skills
+            .iter()
+            .map(|&s| match c.skill(s) {
+                Some(true) => 1.0,
+                Some(false) => config.skills.declared_credit,
+                None => 0.0,
+            })
+            .sum();
+        Some(sum / skills.len() as f64)
+    };
+    let share = config.skills.required_share;
+    match (credit(&v.required), credit(&v.preferred)) {
+        (Some(r), Some(p)) => share * r + (1.0 - share) * p,
+        (Some(r), None) => r,
+        (None, Some(p)) => p,
+        (None, None) => 1.0,
+    }
+}
+
+/// Whether the candidate holds each skill the vacancy names, required
+/// first, then preferred (for the explanation's sentence).
+pub fn skills_held(v: &VacancyRow, c: &CandidateRow) -> Vec<bool> {
+    v.skill_ids().map(|s| c.skill(s).is_some()).collect()
+}
+
+pub fn education_similarity(required: EducationLevel, held: EducationLevel) -> f64 {
+    if required == EducationLevel::Unspecified || held >= required {
+        1.0
+    } else if (held as u8) + 1 == required as u8 {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+pub fn language_similarity(v: &VacancyRow, c: &CandidateRow) -> f64 {
+    if v.languages.is_empty() {
+        return 1.0;
+    }
+    let sum: f64 = v
+        .languages
+        .iter()
+        .map(
+            |&(language, level)| match c.languages.iter().find(|l| l.0 == language) {
+                Some(l) if l.1 >= level => 1.0,
+                Some(_) => 0.5,
+                None => 0.0,
+            },
+        )
+        .sum();
+    sum / v.languages.len() as f64
+}
+
+pub fn licence_similarity(v: &VacancyRow, c: &CandidateRow) -> f64 {
+    if v.licences.is_empty() {
+        return 1.0;
+    }
+    let have = v.licences.iter().filter(|l| c.licences.contains(l)).count();
+    have as f64 / v.licences.len() as f64
+}
