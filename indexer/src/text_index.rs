@@ -668,6 +668,20 @@ mod tests {
         let want = by_term_queries(&index.candidates, &terms);
         assert!(got.len() > 20, "{}", got.len());
         assert_eq!(got, want);
+        // A short list is the best of the exhaustive one: those strictly
+        // above the first score left out.
+        let mut scores: Vec<f64> = want.values().copied().collect();
+        scores.sort_by(|a, b| b.total_cmp(a));
+        for limit in [1, 3, 7, 12, 20] {
+            let cut = scores[limit];
+            let top: HashMap<String, f64> = want
+                .iter()
+                .filter(|(_, s)| **s > cut)
+                .map(|(id, s)| (id.clone(), *s))
+                .collect();
+            let got = index.candidates.relevance(&terms, limit).unwrap();
+            assert_eq!(got, top, "limit {limit}");
+        }
     }
 
     #[test]
