@@ -109,7 +109,10 @@ impl ListsJournal {
             journal.sync()?;
             // Queued before the journal lock is released, so the queue is
             // in position order.
-            let mut pending = self.pending.lock().map_err(|_| ListsJournalError::Poisoned)?;
+            let mut pending = self
+                .pending
+                .lock()
+                .map_err(|_| ListsJournalError::Poisoned)?;
             pending.extend(
                 positions
                     .iter()
@@ -137,7 +140,10 @@ impl ListsJournal {
     /// The durable lists not folded yet, in position order, taken out of
     /// the queue.
     pub(crate) fn take_pending(&self) -> Result<Vec<(u64, Event)>, ListsJournalError> {
-        let mut pending = self.pending.lock().map_err(|_| ListsJournalError::Poisoned)?;
+        let mut pending = self
+            .pending
+            .lock()
+            .map_err(|_| ListsJournalError::Poisoned)?;
         Ok(std::mem::take(&mut *pending))
     }
 }

@@ -843,8 +843,9 @@ impl Projection {
 fn decode_snapshot(body: &[u8]) -> Result<(State, SourceCheckpoint, u64), String> {
     let (schema, rest) = postcard::take_from_bytes::<u32>(body).map_err(|e| e.to_string())?;
     match schema {
-        STATE_SCHEMA => postcard::from_bytes::<(State, SourceCheckpoint, u64)>(rest)
-            .map_err(|e| e.to_string()),
+        STATE_SCHEMA => {
+            postcard::from_bytes::<(State, SourceCheckpoint, u64)>(rest).map_err(|e| e.to_string())
+        }
         // Written before the lists journal existed: every list it holds came
         // through the events journal.
         4 => postcard::from_bytes::<(State, SourceCheckpoint)>(rest)
@@ -1235,7 +1236,10 @@ mod tests {
             p.ingest(&events[20..]).unwrap();
             let refused = lists.record(&[list("L3"), events[0].clone()]).unwrap();
             assert!(refused[0].is_ok());
-            assert!(matches!(refused[1], Err(crate::lists::ListRejected::NotAList)));
+            assert!(matches!(
+                refused[1],
+                Err(crate::lists::ListRejected::NotAList)
+            ));
             p.apply_recorded_lists().unwrap();
             digest = p.read_side().state().unwrap().digest();
         }
