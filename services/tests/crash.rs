@@ -469,7 +469,10 @@ async fn kill_9_loses_no_acknowledged_list() {
         .collect();
     // A third of the stream, and at least ten vacancies.
     let first = (events.len() / 3).max(published.get(9).map_or(0, |i| i + 1));
-    assert!(first + 1_000 <= events.len(), "too few events for this test");
+    assert!(
+        first + 1_000 <= events.len(),
+        "too few events for this test"
+    );
     let vacancies: Vec<String> = published
         .iter()
         .take_while(|i| **i < first)
