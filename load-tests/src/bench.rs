@@ -46,6 +46,10 @@ struct Cli {
     /// Vacancies compared with the SQL baseline.
     #[arg(long)]
     compare: Option<usize>,
+    /// Hire notices of the burst ingested while lists are asked (default:
+    /// 100 k, 2 k with --quick).
+    #[arg(long)]
+    co_burst: Option<usize>,
     /// The `incontra` binary (default: beside this one).
     #[arg(long)]
     incontra: Option<PathBuf>,
@@ -88,6 +92,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(n) = cli.compare {
         config.compare_queries = n;
+    }
+    if let Some(n) = cli.co_burst {
+        config.stall_co_burst = n;
     }
     let started = std::time::Instant::now();
     let progress = |what: &str| eprintln!("[{:>7.1?}] {what}", started.elapsed());

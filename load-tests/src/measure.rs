@@ -165,6 +165,66 @@ pub async fn open_loop(
     Summary::from_latencies(latencies, errors, started.elapsed())
 }
 
+/// Open loop for as long as `work` runs (an ingest burst, a snapshot):
+/// `rate` requests a second, latency from the scheduled send, shed and
+/// timed out calls counted as errors as in [`open_loop`]. Returns the
+/// latencies of the calls sent before `work` finished, and its output.
+#[allow(clippy::too_many_arguments)]
+pub async fn open_loop_during<T>(
+    clients: &[Client],
+    rpc: Rpc,
+    ids: &[String],
+    rate: f64,
+    timeout: Duration,
+    max_in_flight: usize,
+    work: impl std::future::Future<Output = T>,
+) -> (Summary, T) {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+    let ids: Arc<[String]> = ids.into();
+    let started = Instant::now();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    let mut errors = 0;
+    let mut work = std::pin::pin!(work);
+    let mut i: u32 = 0;
+    let output = loop {
+        let scheduled = started + interval * i;
+        tokio::select! {
+            biased;
+            output = &mut work => break output,
+            () = tokio::time::sleep_until(scheduled.into()) => {}
+        }
+        let n = i as usize;
+        i = i.saturating_add(1);
+        if in_flight.load(Ordering::Relaxed) >= max_in_flight {
+            errors += 1;
+            continue;
+        }
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut client = clients[n % clients.len()].clone();
+        let ids = ids.clone();
+        let in_flight = in_flight.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = &ids[n % ids.len()];
+            let ok = tokio::time::timeout(timeout, call(&mut client, rpc, id, 50))
+                .await
+                .map(|r| r.is_ok())
+                .unwrap_or(false);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            (scheduled.elapsed(), ok)
+        }));
+    };
+    let elapsed = started.elapsed();
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok((latency, true)) => latencies.push(latency),
+            _ => errors += 1,
+        }
+    }
+    (Summary::from_latencies(latencies, errors, elapsed), output)
+}
+
 /// Closed loop: `callers` concurrent callers for `duration`.
 pub async fn closed_loop(
     clients: &[Client],

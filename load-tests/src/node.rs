@@ -55,6 +55,18 @@ impl Node {
         log: &Path,
         limit: Duration,
     ) -> anyhow::Result<(Node, Client)> {
+        Node::start_with(binary, data_dir, as_of, log, limit, &[]).await
+    }
+
+    /// As [`Node::start`], with more arguments for `incontra serve`.
+    pub async fn start_with(
+        binary: &Path,
+        data_dir: &Path,
+        as_of: &str,
+        log: &Path,
+        limit: Duration,
+        extra: &[String],
+    ) -> anyhow::Result<(Node, Client)> {
         let mut last = String::new();
         for _attempt in 0..5 {
             let port = free_port()?;
@@ -72,6 +84,7 @@ impl Node {
                 .arg(addr.to_string())
                 .arg("--as-of")
                 .arg(as_of)
+                .args(extra)
                 .env("RUST_LOG", "info,tantivy=warn")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -2,7 +2,8 @@
 //! data on disk, the PostgreSQL peer loaded with the same world, an
 //! `incontra` node fed through `Ingest`, list latency open and closed loop,
 //! the engine and SQL lists side by side, restart from a snapshot, replay
-//! from an empty state, memory and disk. Returns a [`Report`].
+//! from an empty state, lists while a snapshot is written and while a CO
+//! burst is ingested ([`stall`]), memory and disk. Returns a [`Report`].
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use crate::baseline;
 use crate::measure::{self, Rpc, Summary};
 use crate::node::{dir_bytes, Client, Node};
 use crate::pg::Postgres;
-use crate::report::{Comparison, Report};
+use crate::report::{Comparison, Report, StallPhase};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -52,6 +53,9 @@ pub struct BenchConfig {
     /// Longest wait for a node to come up (replay of 10 M events included).
     pub start_timeout: Duration,
     pub pg_settings: Vec<(&'static str, String)>,
+    /// Hire notices of the burst ingested while lists are asked (issue
+    /// 12: 100 k).
+    pub stall_co_burst: usize,
 }
 
 impl BenchConfig {
@@ -75,6 +79,7 @@ impl BenchConfig {
             request_timeout: Duration::from_secs(30),
             start_timeout: Duration::from_secs(120),
             pg_settings: vec![("fsync", "off".into()), ("full_page_writes", "off".into())],
+            stall_co_burst: 2_000,
         }
     }
 
@@ -103,6 +108,7 @@ impl BenchConfig {
                 ("maintenance_work_mem", "1GB".into()),
                 ("max_wal_size", "2GB".into()),
             ],
+            stall_co_burst: 100_000,
             ..Self::quick(work_dir, incontra)
         }
     }
@@ -401,27 +407,146 @@ pub async fn run(config: &BenchConfig, progress: &dyn Fn(&str)) -> anyhow::Resul
     drop(client);
     node.stop(Duration::from_secs(1_800)).await?;
 
-    // Replay from an empty state: the journal alone.
+    // Replay from an empty state: the journal alone. The node then has no
+    // snapshot, so its first append writes one (any append of at least
+    // `--snapshot-every` events past position 0 does): the stall phase's
+    // snapshot.
     progress("node: replaying the journal from an empty state");
     std::fs::remove_dir_all(node_dir.join("snapshots"))?;
     std::fs::remove_dir_all(node_dir.join("index"))?;
     let started = Instant::now();
-    let (node, client) = Node::start(
+    let (node, client) = Node::start_with(
         &config.incontra,
         &node_dir,
         &as_of,
         &log,
         config.start_timeout,
+        &["--snapshot-every".to_owned(), "1000".to_owned()],
     )
     .await?;
     report.replay_seconds = started.elapsed().as_secs_f64();
     report.replay_recovery_seconds = recovery_seconds(&log);
+    report.stall = stall(config, &node, &client, &data_dir, &vacancy_sample, progress).await?;
     drop(client);
     // Killed rather than stopped: a clean stop would write a snapshot we
     // do not need.
     drop(node);
     drop(pg);
     Ok(report)
+}
+
+/// Lists asked at the open-loop rate of `MatchCandidates` while the node
+/// (i) writes a snapshot, triggered by the first event appended after a
+/// replay from an empty state, and (ii) ingests a burst of
+/// `stall_co_burst` hire notices through one `Ingest` call. The burst is
+/// Commax-style (`incontra_datagen::hire_burst`: one employer, the world's
+/// first hire notice as template, distinct workers with no candidacy), so
+/// it leaves every list the same and takes nothing from the world the
+/// other phases measured. Issue 12: no list slower than 100 ms, throughout.
+async fn stall(
+    config: &BenchConfig,
+    node: &Node,
+    client: &Client,
+    data_dir: &Path,
+    vacancies: &[String],
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<Vec<StallPhase>> {
+    let burst = {
+        let data = data_dir.to_owned();
+        let count = config.stall_co_burst.max(2);
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Envelope>> {
+            let template =
+                incontra_datagen::first_hire(EventReader::open(&data)?.filter_map(Result::ok))
+                    .context("the world has no hire notice to copy")?;
+            incontra_datagen::hire_burst(&template, "stall", count).context("not a hire notice")
+        })
+        .await??
+    };
+    let clients = connections(node, 4).await?;
+    let status = || {
+        let mut client = client.clone();
+        async move {
+            anyhow::Ok(
+                client
+                    .get_status(incontra_proto::matching::v1::GetStatusRequest {
+                        include_digest: false,
+                    })
+                    .await?
+                    .into_inner(),
+            )
+        }
+    };
+    let ingest = |events: Vec<Envelope>| {
+        let mut client = client.clone();
+        async move {
+            let started = Instant::now();
+            let n = events.len();
+            let response = client
+                .ingest(tokio_stream::iter(events))
+                .await
+                .context("Ingest")?
+                .into_inner();
+            anyhow::ensure!(
+                response.accepted == n as u64,
+                "{} of {n} burst events accepted: {:?}",
+                response.accepted,
+                response.rejected.first()
+            );
+            anyhow::Ok(started.elapsed())
+        }
+    };
+    let mut phases = Vec::new();
+
+    progress("stall: lists while a snapshot is written");
+    let before = status().await?.snapshot_position;
+    let (first, rest) = burst.split_at(1);
+    let (lists, work) = measure::open_loop_during(
+        &clients,
+        Rpc::MatchCandidates,
+        vacancies,
+        config.open_loop_rate,
+        config.request_timeout,
+        config.max_in_flight,
+        ingest(first.to_vec()),
+    )
+    .await;
+    let work = work?;
+    let after = status().await?.snapshot_position;
+    anyhow::ensure!(
+        after > before,
+        "no snapshot was written (snapshot position {before}, then {after})"
+    );
+    phases.push(StallPhase {
+        name: "snapshot",
+        what: format!("snapshot at position {after}, written by the first append"),
+        events: 1,
+        work_seconds: work.as_secs_f64(),
+        lists,
+    });
+
+    progress(&format!(
+        "stall: lists while {} hire notices are ingested",
+        rest.len() + 1
+    ));
+    let (lists, work) = measure::open_loop_during(
+        &clients,
+        Rpc::MatchCandidates,
+        vacancies,
+        config.open_loop_rate,
+        config.request_timeout,
+        config.max_in_flight,
+        ingest(rest.to_vec()),
+    )
+    .await;
+    let work = work?;
+    phases.push(StallPhase {
+        name: "co_burst",
+        what: format!("{} hire notices in one `Ingest` call", rest.len()),
+        events: rest.len() as u64,
+        work_seconds: work.as_secs_f64(),
+        lists,
+    });
+    Ok(phases)
 }
 
 /// Waits until the node is idle again: calls the client gave up on keep

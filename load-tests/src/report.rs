@@ -46,6 +46,23 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     }
 }
 
+/// Lists asked at a fixed rate while the node did something long.
+#[derive(Debug, Clone, Default)]
+pub struct StallPhase {
+    /// "snapshot" or "co_burst".
+    pub name: &'static str,
+    pub what: String,
+    /// Events ingested by the work (the burst's size).
+    pub events: u64,
+    /// How long the work took, from the client's side.
+    pub work_seconds: f64,
+    /// The lists sent while it ran.
+    pub lists: Summary,
+}
+
+/// Issue 12: no list may take longer than this, whatever else the node does.
+pub const STALL_LIMIT: Duration = Duration::from_millis(100);
+
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub manifest: Manifest,
@@ -76,6 +93,8 @@ pub struct Report {
     pub restore_recovery_seconds: Option<f64>,
     pub replay_seconds: f64,
     pub replay_recovery_seconds: Option<f64>,
+    /// Lists during a snapshot, then during a CO burst.
+    pub stall: Vec<StallPhase>,
 }
 
 fn ms(d: Duration) -> String {
@@ -114,6 +133,21 @@ impl Report {
             m.rss.saturating_sub(e.rss) as f64 / n,
             m.anon.saturating_sub(e.anon) as f64 / n,
         )
+    }
+
+    /// Whether every list of the stall phases answered within
+    /// [`STALL_LIMIT`], none failed or shed (at any scale: whether the
+    /// scale is the issue's is said beside it).
+    pub fn no_stall(&self) -> bool {
+        !self.stall.is_empty()
+            && self
+                .stall
+                .iter()
+                .all(|p| p.lists.errors == 0 && p.lists.max <= STALL_LIMIT)
+    }
+
+    fn stall_phase(&self, name: &str) -> Option<&StallPhase> {
+        self.stall.iter().find(|p| p.name == name)
     }
 
     fn open(&self, rpc: Rpc) -> Option<&Summary> {
@@ -195,6 +229,24 @@ impl Report {
             rss,
             verdict(anon <= 2048.0)
         );
+        if let (Some(snap), Some(burst)) =
+            (self.stall_phase("snapshot"), self.stall_phase("co_burst"))
+        {
+            let _ = writeln!(
+                s,
+                "| No `MatchCandidates` slower than 100 ms over 1 M candidates, also while a 100 k CO burst is ingested or a snapshot is written | max {} (p99 {}) during a {:.1} s snapshot; max {} (p99 {}) during {} CO in {:.1} s; at {rate:.0} req/s over {} candidates ({} calls failed or shed) | {} |",
+                ms(snap.lists.max),
+                ms(snap.lists.p99),
+                snap.work_seconds,
+                ms(burst.lists.max),
+                ms(burst.lists.p99),
+                burst.events,
+                burst.work_seconds,
+                self.candidates,
+                snap.lists.errors + burst.lists.errors,
+                verdict(self.no_stall() && self.candidates >= 1_000_000 && burst.events >= 100_000)
+            );
+        }
         let c = &self.comparison;
         let _ = writeln!(
             s,
@@ -254,6 +306,33 @@ impl Report {
                     ms(x.p99),
                     ms(x.max),
                     x.throughput()
+                );
+            }
+        }
+
+        if !self.stall.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n**Lists while the node works** (`MatchCandidates`, open loop at {rate:.0} req/s for as long as the work runs, latency from the scheduled send; the target: none over {}):\n",
+                ms(STALL_LIMIT)
+            );
+            let _ = writeln!(
+                s,
+                "| While | work | calls | errors/shed | p50 | p99 | max | ≤ 100 ms |\n|---|---|---|---|---|---|---|---|"
+            );
+            for p in &self.stall {
+                let x = &p.lists;
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.1} s | {} | {} | {} | {} | {} | {} |",
+                    p.what,
+                    p.work_seconds,
+                    x.requests,
+                    x.errors,
+                    ms(x.p50),
+                    ms(x.p99),
+                    ms(x.max),
+                    verdict(x.errors == 0 && x.max <= STALL_LIMIT)
                 );
             }
         }

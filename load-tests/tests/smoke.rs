@@ -68,6 +68,22 @@ async fn quick_mode_runs_every_phase_against_postgres() {
     assert!(report.index_bytes > 0 && report.journal_bytes > 0 && report.snapshot_bytes > 0);
     assert!(report.restore_recovery_seconds.is_some());
     assert!(report.replay_recovery_seconds.is_some());
+    // Lists were asked during the snapshot and during the whole burst.
+    let phases: Vec<&str> = report.stall.iter().map(|p| p.name).collect();
+    assert_eq!(phases, ["snapshot", "co_burst"]);
+    for p in &report.stall {
+        assert!(
+            p.lists.requests + p.lists.errors > 0,
+            "{} saw no list",
+            p.name
+        );
+        assert!(p.lists.p50 <= p.lists.p99 && p.lists.p99 <= p.lists.max);
+    }
+    assert_eq!(
+        report.stall[1].events as usize + 1,
+        config.stall_co_burst,
+        "the burst, after the event that triggered the snapshot"
+    );
 
     let text = report.markdown(
         config.open_loop_rate,
@@ -79,6 +95,7 @@ async fn quick_mode_runs_every_phase_against_postgres() {
         "MatchVacancies",
         "PostgreSQL",
         "Top-50 overlap",
+        "Lists while the node works",
     ] {
         assert!(text.contains(needle), "report mentions {needle}:\n{text}");
     }

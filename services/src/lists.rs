@@ -2,16 +2,22 @@
 //! return is first written as a `ListIssued` event, so hires can be
 //! attributed to it and it can be reproduced from the log position it names.
 //!
-//! An embedded node journals the record itself, many lists to one fsync
-//! (group commit: concurrent calls share a batch). A Kafka replica produces
-//! it to the lists topic, which every replica consumes, so outcomes agree
-//! across replicas. Either way a list is answered only once it is recorded.
+//! An embedded node journals the record itself into the lists journal
+//! (`incontra_indexer::lists`), many lists to one fsync (group commit:
+//! concurrent calls share a batch), without the projection's lock: a list
+//! waits for its own fsync, never for an ingest batch, an index commit or a
+//! snapshot. Folding the recorded lists into the state is a second, later
+//! step (a task that takes the projection's lock; lists commute with every
+//! other event, so when does not matter). A Kafka replica produces it to
+//! the lists topic, which every replica consumes, so outcomes agree across
+//! replicas. Either way a list is answered only once it is recorded.
 
 use std::sync::{Arc, Mutex};
 
 use incontra_engine::matching::Ranked;
 use incontra_engine::scoring::Criterion;
-use incontra_indexer::projection::{IngestResult, Projection};
+use incontra_indexer::lists::ListsJournal;
+use incontra_indexer::projection::Projection;
 use incontra_kafka::ListPublisher;
 use incontra_proto::events::v1 as ev;
 use prost::Message;
@@ -30,8 +36,20 @@ pub enum ListRecorder {
 }
 
 impl ListRecorder {
-    /// A recorder journaling into `projection`; call within a tokio runtime.
-    pub fn journal(projection: Arc<Mutex<Projection>>) -> ListRecorder {
+    /// A recorder journaling into the lists journal of `projection`, and
+    /// folding what it recorded into the projection afterwards; call within
+    /// a tokio runtime.
+    pub fn journal(
+        projection: Arc<Mutex<Projection>>,
+    ) -> Result<ListRecorder, incontra_indexer::projection::ProjectionError> {
+        let lists: Arc<ListsJournal> = projection
+            .lock()
+            .map_err(|_| incontra_indexer::projection::ProjectionError::Poisoned)?
+            .lists_journal();
+        // One pending wake-up is enough: a fold takes every list recorded
+        // before it. Ends with the recorder (the sender is its).
+        let (recorded, wake) = mpsc::channel::<()>(1);
+        tokio::spawn(fold(projection, wake));
         let (tx, mut rx) = mpsc::channel::<Pending>(4 * GROUP_COMMIT_MAX);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -43,25 +61,16 @@ impl ListRecorder {
                     }
                 }
                 let (bytes, waiters): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
-                let projection = projection.clone();
-                let results = tokio::task::spawn_blocking(move || {
-                    let mut p = projection
-                        .lock()
-                        .map_err(|_| "projection lock poisoned".to_owned())?;
-                    p.ingest(&bytes).map_err(|e| e.to_string())
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r);
+                let lists = lists.clone();
+                let results = tokio::task::spawn_blocking(move || lists.record(&bytes))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
                 match results {
                     Ok(results) => {
+                        let _ = recorded.try_send(());
                         for (result, waiter) in results.into_iter().zip(waiters) {
-                            let _ = waiter.send(match result {
-                                IngestResult::Rejected { error, .. } => Err(error.to_string()),
-                                IngestResult::Applied { .. } | IngestResult::Ignored { .. } => {
-                                    Ok(())
-                                }
-                            });
+                            let _ = waiter.send(result.map(|_| ()).map_err(|e| e.to_string()));
                         }
                     }
                     Err(error) => {
@@ -72,7 +81,7 @@ impl ListRecorder {
                 }
             }
         });
-        ListRecorder::Journal(tx)
+        Ok(ListRecorder::Journal(tx))
     }
 
     /// Records the list and returns its id; an error means it was not
@@ -114,6 +123,31 @@ impl ListRecorder {
         }
         metrics::counter!("incontra_lists_recorded_total").increment(1);
         Ok(id)
+    }
+}
+
+/// Folds recorded lists into the state each time some are recorded. It
+/// waits for the projection's lock as long as the holder needs (a snapshot
+/// takes it for tens of seconds at a million candidates): no list waits for
+/// this. Lists recorded meanwhile are folded together.
+async fn fold(projection: Arc<Mutex<Projection>>, mut recorded: mpsc::Receiver<()>) {
+    while recorded.recv().await.is_some() {
+        let projection = projection.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            projection
+                .lock()
+                .map_err(|_| "projection lock poisoned".to_owned())?
+                .apply_recorded_lists()
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => {}
+            // Recorded lists stay durable and queued; the next round (or a
+            // snapshot, or a restart's replay) folds them.
+            Ok(Err(error)) => tracing::error!(%error, "recorded lists not folded"),
+            Err(error) => tracing::error!(%error, "list fold task failed"),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use incontra_datagen::{Generator, GeneratorConfig};
 use incontra_engine::matching::ListRequest;
 use incontra_engine::model::Day;
+use incontra_indexer::projection::ProjectionOptions;
 use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
 use incontra_services::learn::{learn, LearnOptions};
 use incontra_services::node::{Node, NodeOptions};
@@ -107,6 +108,10 @@ struct Common {
     /// RESOURCE_EXHAUSTED [default: 64 per core].
     #[arg(long)]
     max_queued_lists: Option<usize>,
+    /// Snapshot after at least this many events (and once the journal
+    /// since the last snapshot is as large as it).
+    #[arg(long, default_value_t = ProjectionOptions::default().snapshot_every)]
+    snapshot_every: u64,
 }
 
 #[derive(Args)]
@@ -307,6 +312,11 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     if let Some(n) = common.max_queued_lists {
         options.admission.queued = n;
     }
+    anyhow::ensure!(
+        common.snapshot_every > 0,
+        "--snapshot-every must be positive"
+    );
+    options.projection.snapshot_every = common.snapshot_every;
     let node = tokio::task::spawn_blocking(move || Node::open(&options)).await??;
     let r = &node.recovery;
     eprintln!(

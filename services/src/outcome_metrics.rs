@@ -1,13 +1,21 @@
 //! Outcome figures as Prometheus gauges, recomputed periodically from the
 //! state (attribution is computed on demand, never stored; see
-//! `incontra_engine::outcomes`).
+//! `incontra_engine::outcomes`), and the one way an outcome report is
+//! computed on a serving node ([`report`], also behind `GetOutcomes`).
+//!
+//! A report at a million candidates reads the state for seconds. It is
+//! computed holding the projection's lock as well as the state's read lock:
+//! every writer of the state takes the projection's lock first, so none can
+//! queue for the write lock meanwhile, and `std`'s writer-preferring lock
+//! never makes the lists that arrive during the report wait for it. Ingest
+//! waits instead (seconds a minute), which it can afford; lists cannot.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use incontra_engine::model::Day;
-use incontra_engine::outcomes::{self, Figures};
-use incontra_indexer::projection::ReadSide;
+use incontra_engine::outcomes::{self, Figures, OutcomeReport};
+use incontra_indexer::projection::{Projection, ProjectionError, ReadSide};
 
 /// Often enough for a dashboard; rare enough that a replica of a million
 /// candidates spends a negligible share of its read time on it.
@@ -24,27 +32,55 @@ fn publish(kind: &'static str, key: &str, f: &Figures) {
     metrics::gauge!("incontra_outcome_intermediation_rate", &labels).set(f.intermediation_rate);
 }
 
+/// The outcome report of lists and hires in `from..=to`, every recorded
+/// list folded in first (a list acknowledged before the call counts), with
+/// no writer able to queue on the state's lock while it is computed.
+/// Blocking.
+pub fn report(
+    projection: &Mutex<Projection>,
+    read: &ReadSide,
+    from: Day,
+    to: Day,
+    window_days: u32,
+) -> Result<OutcomeReport, ProjectionError> {
+    let mut p = projection.lock()?;
+    p.apply_recorded_lists()?;
+    let state = read.state()?;
+    let report = outcomes::report(&state, from, to, window_days);
+    drop(state);
+    drop(p);
+    Ok(report)
+}
+
 /// Computes the all-time report with the default window every
 /// [`INTERVAL`], forever.
-pub async fn run(read: Arc<ReadSide>, as_of: Option<Day>) {
+pub async fn run(projection: Arc<Mutex<Projection>>, read: Arc<ReadSide>, as_of: Option<Day>) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
         let read = read.clone();
+        let projection = projection.clone();
         let today = crate::server::today(as_of);
         let report = tokio::task::spawn_blocking(move || {
-            let state = read.state().ok()?;
-            Some(outcomes::report(
-                &state,
+            report(
+                &projection,
+                &read,
                 Day::MIN,
                 today,
                 outcomes::DEFAULT_WINDOW_DAYS,
-            ))
+            )
         })
         .await;
-        let Ok(Some(report)) = report else {
-            tracing::warn!("outcome metrics not computed this round");
-            continue;
+        let report = match report {
+            Ok(Ok(report)) => report,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "outcome metrics not computed this round");
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "outcome metrics task failed");
+                continue;
+            }
         };
         publish("overall", "all", &report.overall);
         for (kind, groups) in [

@@ -12,7 +12,7 @@ use incontra_engine::matching::{self, ListRequest, MatchError};
 use incontra_engine::model::Day;
 use incontra_engine::outcomes;
 use incontra_engine::scoring::RequestFilters;
-use incontra_engine::state::{Outcome, State};
+use incontra_engine::state::Outcome;
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
 use incontra_indexer::query::QueryError;
 use incontra_kafka::{KafkaSource, SourceStatus};
@@ -65,13 +65,13 @@ fn requester(r: Option<&ev::Requester>) -> Result<ev::Requester, Status> {
     Ok(r)
 }
 
-/// The record of a list about to be answered.
+/// The record of a list about to be answered; call while the view it was
+/// computed on is held, so the position is that of its state.
 fn list_record(
     direction: ev::ListDirection,
     subject_id: &str,
     requester: ev::Requester,
     today: Day,
-    state: &State,
     read: &ReadSide,
     items: &[matching::Ranked],
 ) -> ev::ListIssued {
@@ -80,7 +80,9 @@ fn list_record(
         subject_id: subject_id.to_owned(),
         requester: Some(requester),
         issued_day: today,
-        log_position: state.counters().folded(),
+        // Lists change no list, so the events-journal position alone says
+        // what to replay to reproduce this one.
+        log_position: read.applied_position(),
         weights_version: read.config.version.clone(),
         rows: lists::rows(items),
     }
@@ -289,7 +291,6 @@ impl MatchService for MatchServiceImpl {
                 &r.vacancy_id,
                 who,
                 today,
-                state,
                 &read,
                 &list.items,
             );
@@ -299,7 +300,7 @@ impl MatchService for MatchServiceImpl {
                     personal_data,
                     considered: list.considered,
                     excluded: convert::excluded(&list),
-                    journal_position: state.counters().folded(),
+                    journal_position: read.applied_position(),
                     list_id: String::new(),
                 },
                 record,
@@ -360,7 +361,6 @@ impl MatchService for MatchServiceImpl {
                 &r.candidate_id,
                 who,
                 today,
-                state,
                 &read,
                 &list.items,
             );
@@ -370,7 +370,7 @@ impl MatchService for MatchServiceImpl {
                     considered: list.considered,
                     excluded: convert::excluded(&list),
                     list_id: String::new(),
-                    journal_position: state.counters().folded(),
+                    journal_position: read.applied_position(),
                 },
                 record,
             ))
@@ -510,9 +510,10 @@ impl MatchService for MatchServiceImpl {
             }
         };
         let read = self.read.clone();
+        let projection = self.projection.clone();
         blocking(move || {
-            let state = read.state().map_err(projection_status)?;
-            let report = outcomes::report(&state, from, to, window);
+            let report = crate::outcome_metrics::report(&projection, &read, from, to, window)
+                .map_err(projection_status)?;
             Ok(Response::new(convert::outcomes(&report)))
         })
         .await
@@ -528,12 +529,21 @@ impl MatchService for MatchServiceImpl {
         let today = today(self.as_of);
         let source = source_status(self.source.as_deref());
         blocking(move || {
-            let (journal_position, snapshot_position) = {
-                let p = projection
+            let (journal_position, snapshot_position, lists) = {
+                let mut p = projection
                     .lock()
                     .map_err(|_| Status::internal("projection lock poisoned"))?;
-                (p.journal_position(), p.snapshot_position())
+                // Every list acknowledged before this call is in the counts
+                // and the digest.
+                p.apply_recorded_lists().map_err(projection_status)?;
+                (
+                    p.journal_position(),
+                    p.snapshot_position(),
+                    p.lists_journal(),
+                )
             };
+            let lists_journal_position =
+                lists.position().map_err(|e| projection_status(e.into()))?;
             let view = read.view(today).map_err(projection_status)?;
             let state = view.state();
             let counts = view.status();
@@ -555,6 +565,7 @@ impl MatchService for MatchServiceImpl {
                     String::new()
                 },
                 source: Some(source),
+                lists_journal_position,
             }))
         })
         .await
@@ -686,9 +697,13 @@ pub async fn serve_with_source(
 
     let recorder = match &source {
         Some(source) => ListRecorder::Kafka(source.list_publisher()),
-        None => ListRecorder::journal(node.projection.clone()),
+        None => ListRecorder::journal(node.projection.clone())?,
     };
-    let outcome_metrics = tokio::spawn(crate::outcome_metrics::run(node.read.clone(), node.as_of));
+    let outcome_metrics = tokio::spawn(crate::outcome_metrics::run(
+        node.projection.clone(),
+        node.read.clone(),
+        node.as_of,
+    ));
 
     let local = listener.local_addr()?;
     tracing::info!(%local, "serving incontra.match.v1.MatchService");

@@ -1,8 +1,9 @@
 //! Crash safety of the real `incontra` binary: kill -9 while an `Ingest` call
 //! is in flight, restart on the same data directory, and check that nothing
 //! acknowledged was lost and that the recovered state is exactly the state a
-//! clean node reaches from the same events. Also: a garbage journal tail is
-//! cut on restart.
+//! clean node reaches from the same events; the same for issued lists, which
+//! have a journal of their own. Also: a garbage journal tail is cut on
+//! restart.
 
 mod common;
 
@@ -338,7 +339,8 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
     let (mut server, mut client) = Server::start(&node_dir, data.today, &log).await;
     common::ingest_all(&mut client, &events[..first], 500).await;
     // A vacancy already published, with a non-empty list if there is one.
-    // Every list issued is recorded as an event, so each moves the journal.
+    // Every list issued is recorded in the lists journal, so each moves it
+    // and not the events journal.
     let mut lists_issued = 0;
     let mut vacancy = String::new();
     let mut list_before = pb::MatchCandidatesResponse::default();
@@ -362,7 +364,8 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
         "no vacancy among the first {first} events"
     );
     let before = common::status(&mut client).await;
-    assert_eq!(before.journal_position, (first + lists_issued) as u64);
+    assert_eq!(before.journal_position, first as u64);
+    assert_eq!(before.lists_journal_position, lists_issued as u64);
     drop(client);
     server.stop_clean().await;
     let segment = last_segment(&node_dir);
@@ -376,6 +379,10 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
     assert_eq!(
         after.journal_position, before.journal_position,
         "position moved"
+    );
+    assert_eq!(
+        after.lists_journal_position, before.lists_journal_position,
+        "lists position moved"
     );
     assert_eq!(after.state_digest, before.state_digest, "state changed");
     assert_eq!(
@@ -400,7 +407,7 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
     // It goes on ingesting after the cut...
     let second = first + 1_000;
     let position = common::ingest_all(&mut client, &events[first..second], 250).await;
-    assert_eq!(position, (second + lists_issued) as u64);
+    assert_eq!(position, second as u64);
     let before = common::status(&mut client).await;
 
     // ...and a torn frame after a kill -9 (header promising more than is
@@ -416,7 +423,8 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
 
     (server, client) = Server::start(&node_dir, data.today, &log).await;
     let after = common::status(&mut client).await;
-    assert_eq!(after.journal_position, (second + lists_issued) as u64);
+    assert_eq!(after.journal_position, second as u64);
+    assert_eq!(after.lists_journal_position, lists_issued as u64);
     assert_eq!(after.state_digest, before.state_digest);
     assert_eq!(
         std::fs::metadata(&segment).expect("segment").len(),
@@ -424,7 +432,7 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
     );
     let third = second + 200;
     let position = common::ingest_all(&mut client, &events[second..third], 200).await;
-    assert_eq!(position, (third + lists_issued) as u64);
+    assert_eq!(position, third as u64);
     client
         .search_vacancies(pb::SearchVacanciesRequest {
             query: "addetto".into(),
@@ -432,6 +440,146 @@ async fn a_garbage_journal_tail_is_cut_on_restart() {
         })
         .await
         .expect("SearchVacancies after recovery");
+    drop(client);
+    server.stop_clean().await;
+}
+
+/// Lists are recorded in the lists journal, apart from the events: every
+/// list answered before a kill -9 (some recorded before a snapshot, some
+/// after it, some while an ingest call was in flight) is in the recovered
+/// state, and none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_list() {
+    let data = tokio::task::spawn_blocking(common::small_dataset)
+        .await
+        .expect("generating the small dataset");
+    let events = &data.events;
+    let published: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            matches!(
+                &e.payload,
+                Some(Payload::Vacancy(ev::VacancyEvent {
+                    kind: Some(ev::vacancy_event::Kind::Published(_))
+                }))
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    // A third of the stream, and at least ten vacancies.
+    let first = (events.len() / 3).max(published.get(9).map_or(0, |i| i + 1));
+    assert!(
+        first + 1_000 <= events.len(),
+        "too few events for this test"
+    );
+    let vacancies: Vec<String> = published
+        .iter()
+        .take_while(|i| **i < first)
+        .take(10)
+        .map(|i| events[*i].entity_id.clone())
+        .collect();
+    assert!(vacancies.len() >= 5, "too few vacancies for this test");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node_dir = dir.path().join("node");
+    let log = dir.path().join("server.log");
+    async fn list(client: &mut Client, vacancy: &str) -> Result<String, tonic::Status> {
+        client
+            .match_candidates(pb::MatchCandidatesRequest {
+                vacancy_id: vacancy.to_owned(),
+                limit: 20,
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().list_id)
+    }
+
+    let (mut server, mut client) = Server::start(&node_dir, data.today, &log).await;
+    common::ingest_all(&mut client, &events[..first], 500).await;
+    let mut acknowledged = 0u64;
+    for v in &vacancies {
+        list(&mut client, v).await.expect("MatchCandidates");
+        acknowledged += 1;
+    }
+    // The clean stop's snapshot holds these lists...
+    drop(client);
+    server.stop_clean().await;
+    (server, client) = Server::start(&node_dir, data.today, &log).await;
+    let s = common::status(&mut client).await;
+    assert_eq!(s.lists_journal_position, acknowledged);
+    assert_eq!(s.journal_position, first as u64);
+    // ...these come after it...
+    for v in &vacancies {
+        list(&mut client, v).await.expect("MatchCandidates");
+        acknowledged += 1;
+    }
+    // ...and these are asked while an ingest call is in flight, until the
+    // process dies.
+    let asking = {
+        let mut client = client.clone();
+        let vacancies = vacancies.clone();
+        tokio::spawn(async move {
+            let mut answered = 0u64;
+            for v in vacancies.iter().cycle() {
+                match list(&mut client, v).await {
+                    Ok(_) => answered += 1,
+                    Err(_) => return answered,
+                }
+            }
+            answered
+        })
+    };
+    let ingesting = {
+        let mut client = client.clone();
+        let flight = events[first..first + 1_000].to_vec();
+        tokio::spawn(async move { common::ingest(&mut client, &flight).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    server.kill_9();
+    let in_flight = tokio::time::timeout(DEADLINE, asking)
+        .await
+        .expect("the lists in flight ended")
+        .expect("the list task");
+    let _ = tokio::time::timeout(DEADLINE, ingesting)
+        .await
+        .expect("the ingest call in flight ended");
+    acknowledged += in_flight;
+    drop(client);
+
+    (server, client) = Server::start(&node_dir, data.today, &log).await;
+    let s = common::status(&mut client).await;
+    eprintln!(
+        "{acknowledged} lists acknowledged ({in_flight} while the process was killed), \
+         {} recovered",
+        s.lists_journal_position
+    );
+    assert!(
+        s.lists_journal_position >= acknowledged,
+        "acknowledged {acknowledged} lists, the lists journal holds {}",
+        s.lists_journal_position
+    );
+    // Every journaled event and list folded exactly once.
+    assert_eq!(
+        s.events_applied + s.events_ignored,
+        s.journal_position + s.lists_journal_position
+    );
+    let outcomes = client
+        .get_outcomes(pb::GetOutcomesRequest::default())
+        .await
+        .expect("GetOutcomes")
+        .into_inner();
+    assert_eq!(
+        outcomes.overall.map(|o| o.lists),
+        Some(s.lists_journal_position),
+        "every recorded list counted once"
+    );
+    // A clean stop and restart (from the snapshot) holds the same state.
+    drop(client);
+    server.stop_clean().await;
+    (server, client) = Server::start(&node_dir, data.today, &log).await;
+    let again = common::status(&mut client).await;
+    assert_eq!(again.state_digest, s.state_digest);
+    assert_eq!(again.lists_journal_position, s.lists_journal_position);
     drop(client);
     server.stop_clean().await;
 }
