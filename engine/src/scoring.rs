@@ -529,7 +529,32 @@ impl Context<'_> {
             }
     }
 
+    /// The availability verdict's sentence, followed, when congruity rules
+    /// (and so the income thresholds) are loaded, by the legal unemployment
+    /// status with its article: an operator sees both the practical
+    /// availability a list judges and the status the law gives the person.
     fn availability(
+        &self,
+        vacancy: &Vacancy,
+        candidate: &Candidate,
+        employment: Option<&EmploymentRecord>,
+    ) -> (bool, String) {
+        let (available, reason) = self.practical_availability(vacancy, candidate, employment);
+        match self.congruity {
+            Some(rules) => {
+                let status = crate::unemployment::status(
+                    employment,
+                    candidate.did_day,
+                    self.today,
+                    &rules.thresholds,
+                );
+                (available, format!("{reason}. {}", status.reason()))
+            }
+            None => (available, reason),
+        }
+    }
+
+    fn practical_availability(
         &self,
         vacancy: &Vacancy,
         candidate: &Candidate,

@@ -755,3 +755,66 @@ fn a_job_within_the_income_threshold_keeps_the_status_so_the_duration_runs() {
     );
     assert_eq!(band(None), ("da più di 6 fino a 12 mesi".to_string(), 123));
 }
+
+/// `Explain`'s availability verdict says the legal unemployment status beside the practical
+/// availability a list judges (D.Lgs. 150/2015 art. 19; D.L. 4/2019 art. 4 c.15-quater): kept
+/// with no job, suspended by a job paying above the threshold, and nothing of it without rules.
+#[test]
+fn explain_gives_the_legal_unemployment_status_with_its_article() {
+    use incontra_engine::config::ScoringConfig;
+    use incontra_engine::reference::ReferenceData;
+    use incontra_engine::scoring::{CandidateFacts, Context, HardFilter};
+
+    let reference = ReferenceData::embedded().expect("reference data");
+    let config = ScoringConfig::embedded_default().expect("scoring config");
+    let today = day(2027, 6, 1);
+    let candidate = person(day(2027, 1, 10), IncomeSupport::None);
+    let vacancy = offer(ContractType::Indeterminato, 0, 100);
+    let availability = |congruity: Option<&CongruityRules>, record: Option<&EmploymentRecord>| {
+        let ctx = Context {
+            reference: &reference,
+            config: &config,
+            today,
+            congruity,
+        };
+        let facts = CandidateFacts {
+            employment: record,
+            protected: Default::default(),
+        };
+        ctx.evaluate(&vacancy, &candidate, facts, 0.0)
+            .filters
+            .into_iter()
+            .find(|f| f.filter == HardFilter::Availability)
+            .expect("availability judged")
+    };
+
+    let free = availability(Some(rules()), None);
+    assert!(free.passed);
+    assert!(free.reason.starts_with("Disponibile"), "{}", free.reason);
+    assert!(
+        free.reason.contains("Stato di disoccupazione conservato")
+            && free.reason.contains("art. 19"),
+        "{}",
+        free.reason
+    );
+
+    let mut record = EmploymentRecord::default();
+    record
+        .record(paid_hire("C1", day(2027, 5, 2), None, Some(12_000)))
+        .expect("hire recorded");
+    let employed = availability(Some(rules()), Some(&record));
+    assert!(
+        !employed.passed,
+        "a full-time open-ended job leaves no room"
+    );
+    assert!(
+        employed
+            .reason
+            .contains("Stato di disoccupazione sospeso fino al 28/10/2027"),
+        "{}",
+        employed.reason
+    );
+
+    let without_rules = availability(None, None);
+    assert!(!without_rules.reason.contains("Stato di disoccupazione"));
+}
