@@ -182,7 +182,7 @@ struct Side {
     /// segment (segments are immutable): looking the ids of a list up in
     /// the column's dictionary decompressed a zstd block per few ids, about
     /// a third of a list's text relevance at a million profiles.
-    ids: Mutex<HashMap<SegmentId, Arc<[Box<str>]>>>,
+    ids: Mutex<HashMap<SegmentId, SegmentIds>>,
     id: Field,
     title: Field,
     text: Field,
@@ -400,7 +400,7 @@ impl Side {
             return Ok(HashMap::new());
         }
         let mut out = HashMap::with_capacity(ranked.len());
-        let mut tables: Vec<Option<(StrColumn, Arc<[Box<str>]>)>> = vec![None; segments.len()];
+        let mut tables: Vec<Option<(StrColumn, SegmentIds)>> = vec![None; segments.len()];
         for (address, score) in ranked {
             let seg = address.segment_ord as usize;
             if tables[seg].is_none() {
@@ -423,12 +423,11 @@ impl Side {
     /// The `id` column of a segment and its ids by ordinal, from the cache
     /// or read once; entries of segments the searcher no longer holds are
     /// dropped when a new one is added.
-    #[allow(clippy::type_complexity)]
     fn ids_of(
         &self,
         segment: &SegmentReader,
         searcher: &Searcher,
-    ) -> Result<Option<(StrColumn, Arc<[Box<str>]>)>, TextIndexError> {
+    ) -> Result<Option<(StrColumn, SegmentIds)>, TextIndexError> {
         let Some(column) = segment.fast_fields().str(ID)? else {
             return Ok(None);
         };
@@ -437,12 +436,12 @@ impl Side {
             return Ok(Some((column, ids.clone())));
         }
         let dictionary = column.dictionary();
-        let mut ids = Vec::with_capacity(usize::try_from(dictionary.num_terms()).unwrap_or(0));
+        let mut ids = Vec::with_capacity(dictionary.num_terms());
         let mut stream = dictionary.stream()?;
         while stream.advance() {
             ids.push(String::from_utf8_lossy(stream.key()).into());
         }
-        let ids: Arc<[Box<str>]> = ids.into();
+        let ids: SegmentIds = ids.into();
         let mut cache = self.lock_ids()?;
         let live: BTreeSet<SegmentId> = searcher
             .segment_readers()
@@ -456,8 +455,7 @@ impl Side {
 
     fn lock_ids(
         &self,
-    ) -> Result<std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<[Box<str>]>>>, TextIndexError>
-    {
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<SegmentId, SegmentIds>>, TextIndexError> {
         self.ids.lock().map_err(|_| TextIndexError::Poisoned)
     }
 
@@ -486,6 +484,9 @@ fn scratch(len: usize) -> Vec<f64> {
 fn give_back(v: Vec<f64>) {
     SCRATCH.with(|s| s.borrow_mut().push(v));
 }
+
+/// A segment's ids by term ordinal of its `id` column.
+type SegmentIds = Arc<[Box<str>]>;
 
 /// The two indexes of the projection.
 pub struct TextIndex {
