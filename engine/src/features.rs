@@ -3,10 +3,9 @@
 //! licences, CPI codes), so that a list judges and scores a pair with no
 //! hashing, no string comparison and no allocation.
 //!
-//! The fold keeps a [`CandidateRow`] per candidate slot (in
-//! [`State`](crate::state::State), beside the profession index, rebuilt on
-//! restore, never serialised); a vacancy's [`VacancyRow`] is built when a
-//! list of it is asked, and kept per slot for lists of vacancies. Each row
+//! The fold keeps a [`CandidateRow`] per candidate slot and a
+//! [`VacancyRow`] per vacancy slot (in [`State`](crate::state::State),
+//! beside the profession index, rebuilt on restore, never serialised). Each row
 //! is one record rather than one array per field: a pair reads every field
 //! of its row, so one row is one or two cache lines, where separate arrays
 //! would be one line each.
@@ -25,11 +24,11 @@ use crate::model::{
     ReservedQuota, Vacancy,
 };
 
-/// An id no candidate holds: what a vacancy's skill, language or licence
-/// unknown to the vocabulary is looked up as.
+/// An id no row holds: what a code unknown to the vocabulary (a request's
+/// CPI code no candidate has) is looked up as.
 const UNKNOWN: u32 = u32::MAX;
-/// A level a CP2011 code does not have, on the candidate's side (distinct
-/// from [`UNKNOWN`], the vacancy's, so two missing levels never match).
+/// A level a candidate's CP2011 code does not have: never an interned id,
+/// so it matches no vacancy level.
 const ABSENT: u32 = u32::MAX - 1;
 
 /// Interned strings of one kind.
@@ -76,16 +75,7 @@ impl Vocabulary {
     }
 }
 
-/// Lookups a row is built with: interning (the fold, and a one-pair
-/// explanation on its own vocabulary) or looking up only (a list's
-/// vacancy, on the shared vocabulary).
-trait Ids {
-    fn skill(&mut self, s: &str) -> u32;
-    fn prefix(&mut self, s: &str) -> u32;
-    fn word(&mut self, s: &str) -> u32;
-}
-
-impl Ids for Vocabulary {
+impl Vocabulary {
     fn skill(&mut self, s: &str) -> u32 {
         if s.bytes().any(|b| b.is_ascii_uppercase()) {
             self.skills.intern(&s.to_ascii_lowercase())
@@ -93,44 +83,27 @@ impl Ids for Vocabulary {
             self.skills.intern(s)
         }
     }
+
     fn prefix(&mut self, s: &str) -> u32 {
         self.prefixes.intern(s)
     }
-    fn word(&mut self, s: &str) -> u32 {
+
+    fn intern_word(&mut self, s: &str) -> u32 {
         self.words.intern(s)
     }
 }
 
-/// Looking up only.
-struct Lookup<'v>(&'v Vocabulary);
-
-impl Ids for Lookup<'_> {
-    fn skill(&mut self, s: &str) -> u32 {
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.0.skills.get(&s.to_ascii_lowercase())
-        } else {
-            self.0.skills.get(s)
-        }
-    }
-    fn prefix(&mut self, s: &str) -> u32 {
-        self.0.prefixes.get(s)
-    }
-    fn word(&mut self, s: &str) -> u32 {
-        self.0.words.get(s)
-    }
-}
-
 /// The prefix ids of a CP2011 code, one per level.
-fn code_prefixes(ids: &mut impl Ids, code: &str) -> Box<[u32]> {
+fn code_prefixes(ids: &mut Vocabulary, code: &str) -> Box<[u32]> {
     crate::profession_index::prefixes(code)
         .map(|p| ids.prefix(p))
         .collect()
 }
 
-fn languages(ids: &mut impl Ids, languages: &[LanguageSkill]) -> Box<[(u32, Cefr)]> {
+fn languages(ids: &mut Vocabulary, languages: &[LanguageSkill]) -> Box<[(u32, Cefr)]> {
     languages
         .iter()
-        .map(|l| (ids.word(&l.language), l.level))
+        .map(|l| (ids.intern_word(&l.language), l.level))
         .collect()
 }
 
@@ -167,12 +140,30 @@ pub struct CandidateRow {
     licences: Box<[u32]>,
 }
 
+/// The target groups a candidate belongs to, as [`CandidateRow::groups`]
+/// bits (what the boosts other than long-term unemployment read).
+pub fn target_groups(candidate: &Candidate) -> u8 {
+    let p = &candidate.profile;
+    let mut groups = 0;
+    if p.income_support != IncomeSupport::None {
+        groups |= BENEFIT;
+    }
+    if p.vulnerable {
+        groups |= VULNERABLE;
+    }
+    if p.gol_path == GolPath::LavoroEInclusione {
+        groups |= GOL_INCLUSIONE;
+    }
+    groups
+}
+
 fn contract_bit(c: ContractType) -> u16 {
     1 << (c as u16)
 }
 
 impl CandidateRow {
-    fn build(ids: &mut impl Ids, candidate: &Candidate) -> CandidateRow {
+    /// The row the fold keeps, interning what it has not seen.
+    pub fn of(ids: &mut Vocabulary, candidate: &Candidate) -> CandidateRow {
         let p = &candidate.profile;
         let mut skills: Vec<(u32, bool)> =
             Vec::with_capacity(p.skills.len() + p.certified_skills.len());
@@ -191,16 +182,6 @@ impl CandidateRow {
                 _ => deduped.push((id, certified)),
             }
         }
-        let mut groups = 0;
-        if p.income_support != IncomeSupport::None {
-            groups |= BENEFIT;
-        }
-        if p.vulnerable {
-            groups |= VULNERABLE;
-        }
-        if p.gol_path == GolPath::LavoroEInclusione {
-            groups |= GOL_INCLUSIONE;
-        }
         CandidateRow {
             listed: candidate.available && !candidate.withdrawn,
             max_km: p.max_distance_km,
@@ -214,9 +195,9 @@ impl CandidateRow {
                 .iter()
                 .fold(0, |bits, &c| bits | contract_bit(c)),
             education: p.education,
-            groups,
+            groups: target_groups(candidate),
             did_day: candidate.did_day,
-            cpi: ids.word(&p.cpi_code),
+            cpi: ids.intern_word(&p.cpi_code),
             professions: p
                 .desired_professions
                 .iter()
@@ -230,13 +211,12 @@ impl CandidateRow {
                 .collect(),
             skills: deduped.into(),
             languages: languages(ids, &p.languages),
-            licences: p.driving_licences.iter().map(|l| ids.word(l)).collect(),
+            licences: p
+                .driving_licences
+                .iter()
+                .map(|l| ids.intern_word(l))
+                .collect(),
         }
-    }
-
-    /// The row the fold keeps, interning what it has not seen.
-    pub fn of(vocabulary: &mut Vocabulary, candidate: &Candidate) -> CandidateRow {
-        Self::build(vocabulary, candidate)
     }
 
     pub fn accepts(&self, contract: ContractType) -> bool {
@@ -268,7 +248,8 @@ pub struct VacancyRow {
 }
 
 impl VacancyRow {
-    fn build(ids: &mut impl Ids, vacancy: &Vacancy) -> VacancyRow {
+    /// The row the fold keeps, interning what it has not seen.
+    pub fn of(ids: &mut Vocabulary, vacancy: &Vacancy) -> VacancyRow {
         let v = &vacancy.spec;
         VacancyRow {
             profession: code_prefixes(ids, &v.profession_code)
@@ -280,23 +261,16 @@ impl VacancyRow {
             preferred: v.preferred_skills.iter().map(|s| ids.skill(s)).collect(),
             min_education: v.min_education,
             languages: languages(ids, &v.languages),
-            licences: v.driving_licences.iter().map(|l| ids.word(l)).collect(),
+            licences: v
+                .driving_licences
+                .iter()
+                .map(|l| ids.intern_word(l))
+                .collect(),
             min_experience_months: v.min_experience_months,
             contract: v.contract_type,
             hours: v.hours_percent,
             quota: v.reserved_quota,
         }
-    }
-
-    /// The row the fold keeps, interning what it has not seen.
-    pub fn of(vocabulary: &mut Vocabulary, vacancy: &Vacancy) -> VacancyRow {
-        Self::build(vocabulary, vacancy)
-    }
-
-    /// The row of a vacancy against the shared vocabulary, interning
-    /// nothing: what no candidate has is looked up as unknown.
-    pub fn lookup(vocabulary: &Vocabulary, vacancy: &Vacancy) -> VacancyRow {
-        Self::build(&mut Lookup(vocabulary), vacancy)
     }
 
     pub fn levels(&self) -> usize {
@@ -317,8 +291,8 @@ impl VacancyRow {
 /// explanation of a single pair reaches the same formulas as a list.
 pub fn pair_rows(vacancy: &Vacancy, candidate: &Candidate) -> (VacancyRow, CandidateRow) {
     let mut vocabulary = Vocabulary::default();
-    let c = CandidateRow::build(&mut vocabulary, candidate);
-    let v = VacancyRow::build(&mut vocabulary, vacancy);
+    let c = CandidateRow::of(&mut vocabulary, candidate);
+    let v = VacancyRow::of(&mut vocabulary, vacancy);
     (v, c)
 }
 

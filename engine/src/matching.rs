@@ -205,28 +205,21 @@ struct Pair<'p> {
     km: f64,
 }
 
-/// The vacancy side of a list of candidates, or the candidate side of a
-/// list of vacancies, found by slot.
-#[derive(Clone, Copy)]
-struct Side<'s> {
-    state: &'s State,
-}
-
-impl<'s> Side<'s> {
+impl<'s> Pair<'s> {
     /// The pair of `vacancy` with the candidate at `slot`.
-    fn candidate(
-        self,
+    fn with_candidate(
+        state: &'s State,
         vacancy: &'s Vacancy,
         vrow: &'s VacancyRow,
         slot: u32,
         km: f64,
     ) -> Option<Pair<'s>> {
-        let (candidate, employment, protected) = self.state.candidate_at(slot)?;
+        let (candidate, employment, protected) = state.candidate_at(slot)?;
         Some(Pair {
             vacancy,
             vrow,
             candidate,
-            crow: self.state.row_at(slot)?,
+            crow: state.row_at(slot)?,
             facts: CandidateFacts {
                 employment,
                 protected,
@@ -236,8 +229,8 @@ impl<'s> Side<'s> {
     }
 
     /// The pair of the vacancy at `slot` with `candidate`.
-    fn vacancy(
-        self,
+    fn with_vacancy(
+        state: &'s State,
         slot: u32,
         candidate: &'s Candidate,
         crow: &'s CandidateRow,
@@ -245,8 +238,8 @@ impl<'s> Side<'s> {
         km: f64,
     ) -> Option<Pair<'s>> {
         Some(Pair {
-            vacancy: self.state.vacancy_at(slot)?,
-            vrow: self.state.vacancy_row_at(slot)?,
+            vacancy: state.vacancy_at(slot)?,
+            vrow: state.vacancy_row_at(slot)?,
             candidate,
             crow,
             facts,
@@ -479,7 +472,6 @@ pub fn match_candidates(
         .map(|(comune, _)| state.candidate_count_in(comune) as u64)
         .sum();
     let mut lister = Lister::new(ctx, state, request, text, request.count_exclusions);
-    let side = Side { state };
     let default_km = ctx.config.distance.default_max_km;
     // Nobody in such a comune could travel this far: they are all excluded
     // by distance without being visited (one who would also fail an
@@ -496,7 +488,7 @@ pub fn match_candidates(
     if request.count_exclusions {
         for (comune, km) in reachable {
             for &slot in state.resident_slots(comune) {
-                if let Some(pair) = side.candidate(vacancy, vrow, slot, km) {
+                if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
                     lister.consider(&pair.candidate.id, pair);
                 }
             }
@@ -569,7 +561,6 @@ fn visit_best_first(
     reachable: &[(&str, f64)],
 ) {
     let ctx = lister.ctx;
-    let side = Side { state };
     let km_of: HashMap<&str, f64> = reachable.iter().copied().collect();
     let mut with_text = RoaringBitmap::new();
     for id in text_best_first(lister.text) {
@@ -583,7 +574,7 @@ fn visit_best_first(
             continue;
         };
         with_text.insert(slot);
-        if let Some(pair) = side.candidate(vacancy, vrow, slot, km) {
+        if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
             lister.consider(&pair.candidate.id, pair);
         }
     }
@@ -630,7 +621,7 @@ fn visit_best_first(
                 if deeper.is_some_and(|d| d.contains(slot)) || with_text.contains(slot) {
                     continue;
                 }
-                if let Some(pair) = side.candidate(vacancy, vrow, slot, km) {
+                if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
                     lister.consider(&pair.candidate.id, pair);
                 }
             }
@@ -674,12 +665,12 @@ pub fn match_vacancies(
         .map(|m| m.len())
         .sum();
     let mut lister = Lister::new(ctx, state, request, text, request.count_exclusions);
-    let side = Side { state };
     if request.count_exclusions {
         for &(comune, km) in &within {
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
-                    if let Some(pair) = side.vacancy(slot, candidate, crow, facts, km) {
+                    if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km)
+                    {
                         lister.consider(&pair.vacancy.id, pair);
                     }
                 }
@@ -705,7 +696,6 @@ fn visit_vacancies_best_first<'s>(
     levels: &[u8],
 ) {
     let ctx = lister.ctx;
-    let side = Side { state };
     let index = state.listable();
     let km_of: HashMap<&str, f64> = within.iter().copied().collect();
     let mut with_text = RoaringBitmap::new();
@@ -723,7 +713,7 @@ fn visit_vacancies_best_first<'s>(
             continue;
         };
         with_text.insert(slot);
-        if let Some(pair) = side.vacancy(slot, candidate, crow, facts, km) {
+        if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km) {
             lister.consider(&pair.vacancy.id, pair);
         }
     }
@@ -786,7 +776,7 @@ fn visit_vacancies_best_first<'s>(
                 if with_text.contains(slot) || deeper.iter().any(|d| d.contains(slot)) {
                     continue;
                 }
-                if let Some(pair) = side.vacancy(slot, candidate, crow, facts, km) {
+                if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km) {
                     lister.consider(&pair.vacancy.id, pair);
                 }
             }

@@ -232,17 +232,18 @@ impl Context<'_> {
         })
     }
 
-    /// Whether the candidate of `row` belongs to the target group of
-    /// `boost` today.
-    fn in_group(&self, boost: Criterion, row: &CandidateRow) -> bool {
+    /// Whether a candidate with a DID on `did_day` and the target-group
+    /// bits `groups` ([`features::target_groups`]) belongs to the target
+    /// group of `boost` today.
+    fn in_group(&self, boost: Criterion, did_day: Day, groups: u8) -> bool {
         match boost {
             Criterion::BoostLongTermUnemployed => {
-                i64::from(self.today) - i64::from(row.did_day)
+                i64::from(self.today) - i64::from(did_day)
                     >= i64::from(self.config.boosts.long_term_months) * 365 / 12
             }
-            Criterion::BoostBenefitRecipient => row.groups & features::BENEFIT != 0,
-            Criterion::BoostVulnerable => row.groups & features::VULNERABLE != 0,
-            Criterion::BoostGolLavoroEInclusione => row.groups & features::GOL_INCLUSIONE != 0,
+            Criterion::BoostBenefitRecipient => groups & features::BENEFIT != 0,
+            Criterion::BoostVulnerable => groups & features::VULNERABLE != 0,
+            Criterion::BoostGolLavoroEInclusione => groups & features::GOL_INCLUSIONE != 0,
             _ => false,
         }
     }
@@ -256,7 +257,7 @@ impl Context<'_> {
     pub fn boost_total(&self, row: &CandidateRow) -> f64 {
         Criterion::BOOSTS
             .iter()
-            .filter(|&&b| self.in_group(b, row))
+            .filter(|&&b| self.in_group(b, row.did_day, row.groups))
             .map(|b| b.weight(self.config))
             .sum()
     }
@@ -264,10 +265,12 @@ impl Context<'_> {
     /// One contribution per boost `candidate` receives (none for a boost set
     /// to 0), with the reason.
     pub fn boost_contributions(&self, candidate: &Candidate) -> Vec<Contribution> {
-        let row = CandidateRow::of(&mut features::Vocabulary::default(), candidate);
+        let groups = features::target_groups(candidate);
         Criterion::BOOSTS
             .iter()
-            .filter(|&&b| b.weight(self.config) > 0.0 && self.in_group(b, &row))
+            .filter(|&&b| {
+                b.weight(self.config) > 0.0 && self.in_group(b, candidate.did_day, groups)
+            })
             .map(|&b| {
                 let weight = b.weight(self.config);
                 let reason = match b {
@@ -705,27 +708,30 @@ impl Context<'_> {
         sims: &Similarities,
     ) -> Vec<Contribution> {
         let total = total_weight(self.config);
+        let rows = features::pair_rows(vacancy, candidate);
         Criterion::ALL
             .iter()
             .zip(sims.0)
             .map(|(&criterion, similarity)| {
                 let weight = criterion.weight(self.config);
+                let pair = (vacancy, candidate, &rows);
                 Contribution {
                     criterion,
                     similarity,
                     weight,
                     contribution: weight * similarity / total,
-                    reason: self.reason(criterion, vacancy, candidate, distance_km, similarity),
+                    reason: self.reason(criterion, pair, distance_km, similarity),
                 }
             })
             .collect()
     }
 
+    /// The sentence of one criterion; `pair` carries both sides with their
+    /// rows, built once per explanation.
     fn reason(
         &self,
         criterion: Criterion,
-        vacancy: &Vacancy,
-        candidate: &Candidate,
+        (vacancy, candidate, (vrow, crow)): (&Vacancy, &Candidate, &(VacancyRow, CandidateRow)),
         distance_km: f64,
         similarity: f64,
     ) -> String {
@@ -749,8 +755,7 @@ impl Context<'_> {
                 }
             }
             Criterion::Skills => {
-                let (vrow, crow) = features::pair_rows(vacancy, candidate);
-                let held = features::skills_held(&vrow, &crow);
+                let held = features::skills_held(vrow, crow);
                 let have = held.iter().filter(|h| **h).count();
                 let missing: Vec<&str> = v
                     .required_skills
@@ -800,8 +805,7 @@ impl Context<'_> {
                 self.comune_name(&v.workplace_comune)
             ),
             Criterion::Experience => {
-                let (vrow, crow) = features::pair_rows(vacancy, candidate);
-                let months = features::relevant_months(self.config, &vrow, &crow);
+                let months = features::relevant_months(self.config, vrow, crow);
                 if v.min_experience_months > 0 {
                     format!(
                         "{months} mesi di esperienza in professioni affini (richiesti {})",
