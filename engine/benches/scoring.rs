@@ -6,7 +6,6 @@
 //! for a person, and the cost of judging one pair (hard filters,
 //! similarities).
 
-use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -17,6 +16,7 @@ use incontra_engine::matching::{self, ListRequest};
 use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::{CandidateFacts, Context, RequestFilters};
 use incontra_engine::state::State;
+use incontra_engine::text::FixedRelevance;
 use incontra_indexer::decode::Decoder;
 
 fn world(reference: &ReferenceData, candidates: u64) -> (State, i32) {
@@ -57,7 +57,6 @@ fn bench(c: &mut Criterion) {
         limit: 50,
         ..ListRequest::default()
     };
-    let no_text = HashMap::new();
     let mut group = c.benchmark_group("match_candidates");
     group.sample_size(20);
     let mut smallest = None;
@@ -74,9 +73,15 @@ fn bench(c: &mut Criterion) {
             congruity: None,
         };
         let vacancy = busiest_vacancy(&state, today);
-        let considered = matching::match_candidates(&state, &ctx, &vacancy, &request, &no_text)
-            .map(|l| l.considered)
-            .unwrap_or(0);
+        let considered = matching::match_candidates(
+            &state,
+            &ctx,
+            &vacancy,
+            &request,
+            &mut FixedRelevance::default(),
+        )
+        .map(|l| l.considered)
+        .unwrap_or(0);
         group.throughput(Throughput::Elements(considered));
         for (name, request) in [("best_first", &request), ("full_scan", &full_scan)] {
             group.bench_with_input(
@@ -89,7 +94,8 @@ fn bench(c: &mut Criterion) {
                             &ctx,
                             black_box(vacancy),
                             request,
-                            &no_text,
+                            // No text: the bench times the matching.
+                            &mut FixedRelevance::default(),
                         )
                     })
                 },
@@ -113,7 +119,7 @@ fn bench(c: &mut Criterion) {
             .map(|c| c.id.clone())
             .min()
             .unwrap_or_default();
-        pair(c, &state, &ctx, &vacancy, &person, &request, &no_text);
+        pair(c, &state, &ctx, &vacancy, &person, &request);
     }
 }
 
@@ -125,7 +131,6 @@ fn pair(
     vacancy_id: &str,
     candidate_id: &str,
     request: &ListRequest,
-    no_text: &HashMap<String, f64>,
 ) {
     let (Some(vacancy), Some(candidate)) =
         (state.vacancy(vacancy_id), state.candidate(candidate_id))
@@ -158,7 +163,13 @@ fn pair(
     for (name, request) in [("best_first", request), ("full_scan", &full_scan)] {
         c.bench_function(&format!("match_vacancies/{name}/10000"), |b| {
             b.iter(|| {
-                matching::match_vacancies(state, ctx, black_box(candidate_id), request, no_text)
+                matching::match_vacancies(
+                    state,
+                    ctx,
+                    black_box(candidate_id),
+                    request,
+                    &mut FixedRelevance::default(),
+                )
             })
         });
     }

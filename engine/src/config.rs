@@ -51,18 +51,21 @@ pub struct ExperienceConfig {
     pub relevant_depth: usize,
 }
 
-/// Text relevance: how many of the best-matching profiles (or vacancies) a
-/// list scores on the text criterion; the rest score 0 on it. It changes
-/// scores, so a change needs a new `version`.
+/// Text relevance: how many of a query's analysed words (a vacancy's, or a
+/// person's, in order of first appearance) are scored; beyond them BM25
+/// over long texts costs more than it discriminates. It changes scores, so
+/// a change needs a new `version`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextConfig {
-    pub depth: usize,
+    pub max_query_terms: usize,
 }
 
 impl Default for TextConfig {
     fn default() -> Self {
-        TextConfig { depth: 2_000 }
+        TextConfig {
+            max_query_terms: 48,
+        }
     }
 }
 
@@ -113,7 +116,7 @@ pub struct ScoringConfig {
     /// policy.
     #[serde(default)]
     pub availability: AvailabilityPolicy,
-    /// Absent = the default depth.
+    /// Absent = the default.
     #[serde(default)]
     pub text: TextConfig,
 }
@@ -131,8 +134,10 @@ impl ScoringConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !(1..=100_000).contains(&self.text.depth) {
-            return Err(ConfigError::Invalid("text.depth must be 1..=100000".into()));
+        if !(1..=1_000).contains(&self.text.max_query_terms) {
+            return Err(ConfigError::Invalid(
+                "text.max_query_terms must be 1..=1000".into(),
+            ));
         }
         let w = &self.weights;
         let all = [

@@ -26,5 +26,6 @@ pub mod reference;
 pub mod scoring;
 pub mod skills;
 pub mod state;
+pub mod text;
 pub mod unemployment;
 pub mod unilav;

@@ -8,14 +8,17 @@
 //! once the list is full, the first group whose bound cannot beat the
 //! worst kept score ends the visit, since every later group's bound is
 //! lower still (the MaxScore idea of Lucene and Vespa). Inside a group, each
-//! pair is filtered, then bounded by its cheap similarities, then scored.
+//! pair is filtered, then bounded by its cheap similarities with text
+//! relevance at its ceiling; the pairs that could still be kept get their
+//! text relevance from the index in batches ([`TextRelevance`]), then are
+//! scored. No list reads the text of people it does not score.
 //! The list is exactly the one a scan of everyone within reach gives (the
 //! full scan is kept: it is what a request for exclusion counts runs, and
 //! what the tests compare against). Sentences are built only for the
 //! returned rows.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 
 use roaring::RoaringBitmap;
 
@@ -25,9 +28,10 @@ use crate::model::{Candidate, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{
     contract_accepted, hours_fit, quota_fits, segments, CandidateFacts, Context, Contribution,
-    HardFilter, RequestFilters,
+    Criterion, HardFilter, RequestFilters, Similarities,
 };
 use crate::state::State;
+use crate::text::{TextError, TextRelevance};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MatchError {
@@ -37,6 +41,8 @@ pub enum MatchError {
     UnknownCandidate(String),
     #[error("comune {0} is not in the reference data")]
     UnknownComune(String),
+    #[error(transparent)]
+    Text(#[from] TextError),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -92,6 +98,8 @@ struct Kept {
     score: f64,
     id: String,
     distance_km: f64,
+    /// The pair's text relevance, for its explanation.
+    text: f64,
 }
 
 impl PartialEq for Kept {
@@ -135,7 +143,7 @@ impl TopK {
         self.heap.peek().map(|w| w.score)
     }
 
-    fn offer(&mut self, score: f64, id: &str, distance_km: f64) {
+    fn offer(&mut self, score: f64, id: &str, distance_km: f64, text: f64) {
         if self.k == 0 {
             return;
         }
@@ -152,6 +160,7 @@ impl TopK {
             score,
             id: id.to_owned(),
             distance_km,
+            text,
         });
         if self.heap.len() > self.k {
             self.heap.pop();
@@ -162,6 +171,55 @@ impl TopK {
         let mut v = self.heap.into_vec();
         v.sort();
         v
+    }
+}
+
+/// The best `k` of a stream of scores, for their k-th.
+struct LowerBounds {
+    k: usize,
+    /// Lowest on top.
+    heap: BinaryHeap<std::cmp::Reverse<Score>>,
+}
+
+/// A score ordered by `total_cmp`.
+#[derive(Clone, Copy, PartialEq)]
+struct Score(f64);
+
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl LowerBounds {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    fn offer(&mut self, score: f64) {
+        if self.k == 0 {
+            return;
+        }
+        self.heap.push(std::cmp::Reverse(Score(score)));
+        if self.heap.len() > self.k {
+            self.heap.pop();
+        }
+    }
+
+    /// The k-th best score offered, once `k` have been.
+    fn kth(&self) -> Option<f64> {
+        (self.heap.len() == self.k)
+            .then(|| self.heap.peek().map(|s| s.0 .0))
+            .flatten()
     }
 }
 
@@ -248,13 +306,45 @@ impl<'s> Pair<'s> {
     }
 }
 
+/// Pairs waiting for their text relevance are scored once this many have
+/// gathered: each batch reads every query term's postings once per
+/// segment, so batches amortise the reading, and a smaller one raises the
+/// list's floor sooner.
+const TEXT_BATCH: usize = 512;
+
+/// Before a group is visited, the pairs waiting are scored if there are at
+/// least this many: their scores may raise the floor above the group's
+/// bound and end the visit.
+const TEXT_BATCH_BEFORE_GROUP: usize = 64;
+
+/// A pair whose score, with text at its ceiling, could reach the list: it
+/// waits for its text relevance.
+struct Pending<'s> {
+    /// The ranked side's slot and id.
+    slot: u32,
+    id: &'s str,
+    pair: Pair<'s>,
+    /// Its similarities, text at its ceiling.
+    sims: Similarities,
+    boost: f64,
+}
+
 /// What both directions share: each pair within reach is filtered and
 /// scored without sentences, the best are kept, and only those are
 /// explained at the end.
-struct Lister<'a, 'c> {
+struct Lister<'a, 'c, 's> {
     ctx: &'a Context<'c>,
     request: &'a ListRequest,
-    text: &'a HashMap<String, f64>,
+    text: &'a mut dyn TextRelevance,
+    /// The text relevance no pair can exceed: what bounds assume.
+    ceiling: f64,
+    pending: Vec<Pending<'s>>,
+    /// The scores the waiting pairs reach without text, a lower bound of
+    /// each: their k-th best is a floor before the pairs are scored.
+    lower: LowerBounds,
+    /// Reused buffers of a batch's slots and relevance.
+    slots: Vec<u32>,
+    relevance: Vec<f64>,
     list: RankedList,
     top: TopK,
     /// Whether exclusions are counted.
@@ -263,18 +353,23 @@ struct Lister<'a, 'c> {
     cpi: Vec<u32>,
 }
 
-impl<'a, 'c> Lister<'a, 'c> {
+impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     fn new(
         ctx: &'a Context<'c>,
         state: &State,
         request: &'a ListRequest,
-        text: &'a HashMap<String, f64>,
+        text: &'a mut dyn TextRelevance,
         count: bool,
     ) -> Self {
         Self {
             ctx,
             request,
+            ceiling: text.ceiling().clamp(0.0, 1.0),
             text,
+            pending: Vec::with_capacity(TEXT_BATCH),
+            lower: LowerBounds::new(request.limit),
+            slots: Vec::with_capacity(TEXT_BATCH),
+            relevance: Vec::with_capacity(TEXT_BATCH),
             list: RankedList::default(),
             top: TopK::new(request.limit),
             count,
@@ -338,67 +433,118 @@ impl<'a, 'c> Lister<'a, 'c> {
     }
 
     /// The score a pair or group must reach to be kept: the worst kept
-    /// score once the list is full, otherwise the minimum; `None` when
-    /// nothing can be kept at all.
+    /// score once the list is full, or the k-th best score the pairs
+    /// waiting for their text are sure to reach, whichever is higher, and
+    /// the minimum; `None` when nothing can be kept at all.
     fn floor(&self) -> Option<f64> {
-        match self.top.worst() {
-            Some(worst) => Some(worst.max(self.request.min_score)),
-            None if self.top.k == 0 => None,
-            None => Some(self.request.min_score),
+        if self.top.k == 0 {
+            return None;
         }
+        let min = self.request.min_score;
+        Some(
+            min.max(self.top.worst().unwrap_or(min))
+                .max(self.lower.kth().unwrap_or(min)),
+        )
     }
 
-    fn relevance(&self, id: &str) -> f64 {
-        self.text.get(id).copied().unwrap_or(0.0)
+    /// Whether a pair or group bounded by `bound` could still be kept
+    /// (equal would tie and might win on id, so only strictly below is
+    /// out).
+    fn could_reach(&self, bound: f64) -> bool {
+        self.floor().is_some_and(|floor| bound >= floor)
     }
 
-    /// Filters and scores one pair; `id` is the side being ranked.
+    /// Filters and bounds one pair; `slot` and `id` are the side being
+    /// ranked. A pair that could still be kept waits for its text
+    /// relevance ([`Lister::score_pending`]).
     ///
     /// Counting exclusions, the filters run in their order and the first
     /// failing one is counted. Otherwise order cannot change what is kept,
     /// so the costly checks (the employment record, offerta congrua) wait
     /// until the pair's bound shows it could be kept.
-    fn consider(&mut self, id: &str, p: Pair<'_>) {
+    fn consider(&mut self, slot: u32, id: &'s str, p: Pair<'s>) -> Result<(), MatchError> {
         self.list.visited += 1;
         if self.count {
             if let Some(failed) = self.first_failing(&p) {
                 self.exclude(failed.name());
-                return;
+                return Ok(());
             }
             if self.request.only_congrua && !self.is_congrua(&p) {
                 self.exclude(NOT_CONGRUA);
-                return;
+                return Ok(());
             }
         } else if !self.passes_row_filters(&p) {
-            return;
+            return Ok(());
         }
-        // A pair whose bound is below both the minimum and the worst kept
-        // score is left there: it could not be kept (equal would tie and
-        // might win on id, so only strictly below is skipped).
-        let Some(floor) = self.floor() else {
-            return;
-        };
         let ctx = self.ctx;
         let depth = features::shared_levels(p.vrow, p.crow);
-        let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.relevance(id));
+        let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.ceiling);
         let boost = ctx.boost_total(p.crow);
-        if sims.score(ctx.config) + boost < floor {
+        if !self.could_reach(sims.score(ctx.config) + boost) {
             self.list.bounded += 1;
-            return;
+            return Ok(());
         }
         if !self.count {
             if !ctx.is_available(p.vrow.hours, p.crow.listed, p.facts.employment) {
-                return;
+                return Ok(());
             }
             if self.request.only_congrua && !self.is_congrua(&p) {
-                return;
+                return Ok(());
             }
         }
+        // Everything but text is now the pair's own: only a pair within
+        // text's reach of the floor needs its text relevance.
         ctx.complete_similarities(&mut sims, p.vrow, p.crow);
-        let score = sims.score(ctx.config) + boost;
-        if score >= self.request.min_score {
-            self.top.offer(score, id, p.km);
+        if !self.could_reach(sims.score(ctx.config) + boost) {
+            self.list.bounded += 1;
+            return Ok(());
         }
+        let mut without_text = sims;
+        without_text.0[Criterion::Text as usize] = 0.0;
+        self.lower.offer(without_text.score(ctx.config) + boost);
+        self.pending.push(Pending {
+            slot,
+            id,
+            pair: p,
+            sims,
+            boost,
+        });
+        if self.pending.len() >= TEXT_BATCH {
+            self.score_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Asks the text relevance of the pairs waiting and offers them to the
+    /// list with it.
+    fn score_pending(&mut self) -> Result<(), MatchError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.slots.clear();
+        self.slots.extend(self.pending.iter().map(|p| p.slot));
+        self.text.relevance_of(&self.slots, &mut self.relevance)?;
+        let ctx = self.ctx;
+        for (w, &text) in self.pending.iter_mut().zip(&self.relevance) {
+            let text = text.clamp(0.0, self.ceiling);
+            w.sims.0[Criterion::Text as usize] = text;
+            let score = w.sims.score(ctx.config) + w.boost;
+            if score >= self.request.min_score {
+                self.top.offer(score, w.id, w.pair.km, text);
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Before a group bounded by `bound` is visited: scores the pairs
+    /// waiting if enough are, then says whether the group could still
+    /// reach the list.
+    fn visit_group(&mut self, bound: f64) -> Result<bool, MatchError> {
+        if self.pending.len() >= TEXT_BATCH_BEFORE_GROUP && self.could_reach(bound) {
+            self.score_pending()?;
+        }
+        Ok(self.could_reach(bound))
     }
 
     /// Counts `n` pairs excluded by `filter` without looking at them.
@@ -408,23 +554,21 @@ impl<'a, 'c> Lister<'a, 'c> {
         }
     }
 
-    /// Explains the kept pairs, best first; `pair` finds both sides by the
-    /// ranked id.
-    fn finish<'s>(
+    /// Scores the pairs still waiting, then explains the kept pairs, best
+    /// first; `pair` finds both sides by the ranked id.
+    fn finish<'p>(
         mut self,
-        pair: impl Fn(&str) -> Option<(&'s Vacancy, &'s Candidate, CandidateFacts<'s>)>,
-    ) -> RankedList {
+        pair: impl Fn(&str) -> Option<(&'p Vacancy, &'p Candidate, CandidateFacts<'p>)>,
+    ) -> Result<RankedList, MatchError> {
+        self.score_pending()?;
         let top = std::mem::replace(&mut self.top, TopK::new(0));
         for kept in top.into_sorted() {
             let Some((vacancy, candidate, facts)) = pair(&kept.id) else {
                 continue;
             };
-            let sims = self.ctx.similarities(
-                vacancy,
-                candidate,
-                kept.distance_km,
-                self.relevance(&kept.id),
-            );
+            let sims = self
+                .ctx
+                .similarities(vacancy, candidate, kept.distance_km, kept.text);
             let mut contributions =
                 self.ctx
                     .contributions(vacancy, candidate, kept.distance_km, &sims);
@@ -441,18 +585,18 @@ impl<'a, 'c> Lister<'a, 'c> {
                 contributions,
             });
         }
-        self.list
+        Ok(self.list)
     }
 }
 
-/// The preselection list for a vacancy. `text` gives each candidate's text
-/// relevance in [0,1] (absent = 0).
+/// The preselection list for a vacancy; `text` gives candidates' text
+/// relevance to the vacancy, asked only for the pairs the list scores.
 pub fn match_candidates(
     state: &State,
     ctx: &Context<'_>,
     vacancy_id: &str,
     request: &ListRequest,
-    text: &HashMap<String, f64>,
+    text: &mut dyn TextRelevance,
 ) -> Result<RankedList, MatchError> {
     let unknown = || MatchError::UnknownVacancy(vacancy_id.to_owned());
     let slot = state.vacancy_slot(vacancy_id).ok_or_else(unknown)?;
@@ -489,32 +633,19 @@ pub fn match_candidates(
         for (comune, km) in reachable {
             for &slot in state.resident_slots(comune) {
                 if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-                    lister.consider(&pair.candidate.id, pair);
+                    lister.consider(slot, &pair.candidate.id, pair)?;
                 }
             }
         }
     } else {
-        visit_best_first(&mut lister, state, vacancy, vrow, &reachable);
+        visit_best_first(&mut lister, state, vacancy, vrow, &reachable)?;
     }
     let mut list = lister.finish(|id| {
         let candidate = state.candidate(id)?;
         Some((vacancy, candidate, facts(state, candidate)))
-    });
+    })?;
     list.considered = considered;
     Ok(list)
-}
-
-/// The ids with some text relevance, most relevant first (then by id):
-/// visited before the groups, whose bounds assume none, and best first
-/// because an early full list tightens every later bound.
-fn text_best_first(text: &HashMap<String, f64>) -> Vec<&String> {
-    let mut texts: Vec<(&String, f64)> = text
-        .iter()
-        .filter(|(_, r)| **r > 0.0)
-        .map(|(id, r)| (id, *r))
-        .collect();
-    texts.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-    texts.into_iter().map(|(id, _)| id).collect()
 }
 
 /// One group of a preselection list: the residents of `reachable[comune]`
@@ -549,42 +680,24 @@ impl Ord for Group {
 /// Visits the candidates within reach group by group, best bound first,
 /// until the next group's bound cannot reach the list.
 ///
-/// Candidates with text relevance are visited first, one by one: a group's
-/// bound assumes no text relevance, so they are left out of the groups.
-/// The groups of one depth are its comuni nearest first, which is their
-/// bounds' order, so the visit merges one stream per depth.
-fn visit_best_first(
-    lister: &mut Lister<'_, '_>,
-    state: &State,
-    vacancy: &Vacancy,
-    vrow: &VacancyRow,
+/// A group's bound gives text relevance its ceiling. The groups of one
+/// depth are its comuni nearest first, which is their bounds' order, so the
+/// visit merges one stream per depth.
+fn visit_best_first<'s>(
+    lister: &mut Lister<'_, '_, 's>,
+    state: &'s State,
+    vacancy: &'s Vacancy,
+    vrow: &'s VacancyRow,
     reachable: &[(&str, f64)],
-) {
+) -> Result<(), MatchError> {
     let ctx = lister.ctx;
-    let km_of: HashMap<&str, f64> = reachable.iter().copied().collect();
-    let mut with_text = RoaringBitmap::new();
-    for id in text_best_first(lister.text) {
-        let Some(slot) = state.candidate_slot(id) else {
-            continue;
-        };
-        let Some((candidate, _, _)) = state.candidate_at(slot) else {
-            continue;
-        };
-        let Some(&km) = km_of.get(candidate.profile.domicile_comune.as_str()) else {
-            continue;
-        };
-        with_text.insert(slot);
-        if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-            lister.consider(&pair.candidate.id, pair);
-        }
-    }
-
     let code = vacancy.spec.profession_code.as_str();
     let levels = segments(code);
     let prefix: Vec<&str> = prefixes(code).collect();
     let index = state.professions();
+    let ceiling = lister.ceiling;
     let bound =
-        |depth: usize, comune: usize| ctx.group_bound(depth, levels, reachable[comune].1, 0.0);
+        |depth: usize, comune: usize| ctx.group_bound(depth, levels, reachable[comune].1, ceiling);
     let mut queue: BinaryHeap<Group> = (0..=levels)
         .filter(|_| !reachable.is_empty())
         .map(|depth| Group {
@@ -596,10 +709,9 @@ fn visit_best_first(
     let default_km = ctx.config.distance.default_max_km;
     let root = [""];
     while let Some(group) = queue.pop() {
-        match lister.floor() {
-            Some(floor) if group.bound >= floor => {}
-            // Every group left has a bound no higher than this one's.
-            _ => break,
+        // Every group left has a bound no higher than this one's.
+        if !lister.visit_group(group.bound)? {
+            break;
         }
         let (comune, km) = reachable[group.comune];
         // Level 0 is everyone, under the empty prefix.
@@ -618,11 +730,11 @@ fn visit_best_first(
             }
             let deeper = deeper.and_then(|d| d.get(band));
             for slot in slots {
-                if deeper.is_some_and(|d| d.contains(slot)) || with_text.contains(slot) {
+                if deeper.is_some_and(|d| d.contains(slot)) {
                     continue;
                 }
                 if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-                    lister.consider(&pair.candidate.id, pair);
+                    lister.consider(slot, &pair.candidate.id, pair)?;
                 }
             }
         }
@@ -634,16 +746,17 @@ fn visit_best_first(
             });
         }
     }
+    Ok(())
 }
 
-/// Vacancies for a candidate, best first. `text` gives each vacancy's text
-/// relevance to the candidate's profile in [0,1].
+/// Vacancies for a candidate, best first; `text` gives vacancies' text
+/// relevance to the candidate's profile, asked only for the pairs scored.
 pub fn match_vacancies(
     state: &State,
     ctx: &Context<'_>,
     candidate_id: &str,
     request: &ListRequest,
-    text: &HashMap<String, f64>,
+    text: &mut dyn TextRelevance,
 ) -> Result<RankedList, MatchError> {
     let unknown = || MatchError::UnknownCandidate(candidate_id.to_owned());
     let slot = state.candidate_slot(candidate_id).ok_or_else(unknown)?;
@@ -671,16 +784,16 @@ pub fn match_vacancies(
                 for slot in index.get(l, "", comune).into_iter().flatten() {
                     if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km)
                     {
-                        lister.consider(&pair.vacancy.id, pair);
+                        lister.consider(slot, &pair.vacancy.id, pair)?;
                     }
                 }
             }
         }
     } else {
         let person = (candidate, crow, facts);
-        visit_vacancies_best_first(&mut lister, state, person, &within, &levels);
+        visit_vacancies_best_first(&mut lister, state, person, &within, &levels)?;
     }
-    let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)));
+    let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)))?;
     list.considered = considered;
     Ok(list)
 }
@@ -689,35 +802,14 @@ pub fn match_vacancies(
 /// one comune whose code has `l` levels and shares exactly `d` of them with
 /// the person's closest profession, best bound first.
 fn visit_vacancies_best_first<'s>(
-    lister: &mut Lister<'_, '_>,
+    lister: &mut Lister<'_, '_, 's>,
     state: &'s State,
     (candidate, crow, facts): (&'s Candidate, &'s CandidateRow, CandidateFacts<'s>),
     within: &[(&str, f64)],
     levels: &[u8],
-) {
+) -> Result<(), MatchError> {
     let ctx = lister.ctx;
     let index = state.listable();
-    let km_of: HashMap<&str, f64> = within.iter().copied().collect();
-    let mut with_text = RoaringBitmap::new();
-    for id in text_best_first(lister.text) {
-        let Some(slot) = state.vacancy_slot(id) else {
-            continue;
-        };
-        let Some(vacancy) = state.vacancy_at(slot) else {
-            continue;
-        };
-        if !index.is_listed(slot) {
-            continue;
-        }
-        let Some(&km) = km_of.get(vacancy.spec.workplace_comune.as_str()) else {
-            continue;
-        };
-        with_text.insert(slot);
-        if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km) {
-            lister.consider(&pair.vacancy.id, pair);
-        }
-    }
-
     // The person's distinct prefixes at each depth (the empty one at 0).
     let p = &candidate.profile;
     let codes: Vec<&str> = p
@@ -742,8 +834,9 @@ fn visit_vacancies_best_first<'s>(
             v
         })
         .collect();
+    let ceiling = lister.ceiling;
     let bound = |l: u8, depth: usize, comune: usize| {
-        ctx.group_bound(depth, usize::from(l), within[comune].1, 0.0)
+        ctx.group_bound(depth, usize::from(l), within[comune].1, ceiling)
     };
     let mut queue: BinaryHeap<VacancyGroup> = levels
         .iter()
@@ -760,9 +853,8 @@ fn visit_vacancies_best_first<'s>(
         .collect();
     let none: Vec<&str> = Vec::new();
     while let Some(VacancyGroup { group, levels: l }) = queue.pop() {
-        match lister.floor() {
-            Some(floor) if group.bound >= floor => {}
-            _ => break,
+        if !lister.visit_group(group.bound)? {
+            break;
         }
         let (comune, km) = within[group.comune];
         let deeper: Vec<&RoaringBitmap> = at_depth
@@ -773,11 +865,11 @@ fn visit_vacancies_best_first<'s>(
             .collect();
         for prefix in at_depth.get(group.depth).unwrap_or(&none) {
             for slot in index.get(l, prefix, comune).into_iter().flatten() {
-                if with_text.contains(slot) || deeper.iter().any(|d| d.contains(slot)) {
+                if deeper.iter().any(|d| d.contains(slot)) {
                     continue;
                 }
                 if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km) {
-                    lister.consider(&pair.vacancy.id, pair);
+                    lister.consider(slot, &pair.vacancy.id, pair)?;
                 }
             }
         }
@@ -792,6 +884,7 @@ fn visit_vacancies_best_first<'s>(
             });
         }
     }
+    Ok(())
 }
 
 /// A group of vacancies: their code's length beside the shared depth.
@@ -801,23 +894,27 @@ struct VacancyGroup {
     levels: u8,
 }
 
-/// Both sides of a pair, for `Explain`.
+/// Both sides of a pair, for `Explain`, with the candidate's text
+/// relevance to the vacancy as the vacancy's list gives it.
 pub fn explain<'s>(
     state: &'s State,
     ctx: &Context<'_>,
     vacancy_id: &str,
     candidate_id: &str,
-    text_relevance: f64,
+    text: &mut dyn TextRelevance,
 ) -> Result<(&'s Vacancy, crate::scoring::Evaluation), MatchError> {
     let vacancy = state
         .vacancy(vacancy_id)
         .ok_or_else(|| MatchError::UnknownVacancy(vacancy_id.to_owned()))?;
-    let candidate = state
-        .candidate(candidate_id)
-        .ok_or_else(|| MatchError::UnknownCandidate(candidate_id.to_owned()))?;
+    let unknown = || MatchError::UnknownCandidate(candidate_id.to_owned());
+    let slot = state.candidate_slot(candidate_id).ok_or_else(unknown)?;
+    let candidate = state.candidate(candidate_id).ok_or_else(unknown)?;
+    let mut relevance = Vec::with_capacity(1);
+    text.relevance_of(&[slot], &mut relevance)?;
+    let relevance = relevance.first().copied().unwrap_or(0.0);
     Ok((
         vacancy,
-        ctx.evaluate(vacancy, candidate, facts(state, candidate), text_relevance),
+        ctx.evaluate(vacancy, candidate, facts(state, candidate), relevance),
     ))
 }
 

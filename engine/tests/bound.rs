@@ -13,6 +13,7 @@ use incontra_engine::matching::{self, ListRequest, RankedList};
 use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::Context;
 use incontra_engine::state::State;
+use incontra_engine::text::FixedRelevance;
 use incontra_indexer::decode::Decoder;
 
 fn world(reference: &ReferenceData) -> (State, i32) {
@@ -35,13 +36,33 @@ fn world_of(reference: &ReferenceData, config: GeneratorConfig) -> (State, i32) 
 
 /// Text relevance for some candidates, varied, so the text criterion moves
 /// the bound too.
-fn relevance(state: &State, seed: usize) -> HashMap<String, f64> {
-    state
-        .candidates()
-        .enumerate()
-        .filter(|(i, _)| (i + seed).is_multiple_of(3))
-        .map(|(i, c)| (c.id.clone(), ((i * 7919 + seed) % 1000) as f64 / 1000.0))
-        .collect()
+fn relevance(state: &State, seed: usize) -> FixedRelevance {
+    FixedRelevance(
+        state
+            .candidates()
+            .enumerate()
+            .filter(|(i, _)| (i + seed).is_multiple_of(3))
+            .filter_map(|(i, c)| {
+                let slot = state.candidate_slot(&c.id)?;
+                Some((slot, ((i * 7919 + seed) % 1000) as f64 / 1000.0))
+            })
+            .collect(),
+    )
+}
+
+/// [`relevance`] for vacancies: every `every`-th has some.
+fn vacancy_relevance(state: &State, seed: usize, every: usize) -> FixedRelevance {
+    FixedRelevance(
+        state
+            .vacancies()
+            .enumerate()
+            .filter(|(i, _)| (i + seed).is_multiple_of(every))
+            .filter_map(|(i, v)| {
+                let slot = state.vacancy_slot(&v.id)?;
+                Some((slot, ((i * 7919 + seed) % 1000) as f64 / 1000.0))
+            })
+            .collect(),
+    )
 }
 
 fn assert_prefix(bounded: &RankedList, unbounded: &RankedList, k: usize, min_score: f64) {
@@ -86,7 +107,7 @@ fn a_bounded_list_is_the_top_of_the_unbounded_one() {
         let mut skipped = 0;
         let mut listed = 0;
         for (n, vacancy) in vacancies.iter().enumerate() {
-            let text = relevance(state, n);
+            let mut text = relevance(state, n);
             for (k, min_score) in [(1, 0.0), (10, 0.0), (50, 0.0), (50, 0.45)] {
                 let request = ListRequest {
                     limit: k,
@@ -103,11 +124,11 @@ fn a_bounded_list_is_the_top_of_the_unbounded_one() {
                     ..request.clone()
                 };
                 let bounded =
-                    matching::match_candidates(state, ctx, vacancy, &request, &text).unwrap();
+                    matching::match_candidates(state, ctx, vacancy, &request, &mut text).unwrap();
                 let scanned =
-                    matching::match_candidates(state, ctx, vacancy, &counted, &text).unwrap();
+                    matching::match_candidates(state, ctx, vacancy, &counted, &mut text).unwrap();
                 let unbounded =
-                    matching::match_candidates(state, ctx, vacancy, &all, &text).unwrap();
+                    matching::match_candidates(state, ctx, vacancy, &all, &mut text).unwrap();
                 assert_eq!(
                     unbounded.bounded, 0,
                     "a list longer than everyone skips nobody"
@@ -141,12 +162,7 @@ fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
         assert!(people.len() >= 20);
         let mut skipped = 0;
         for (n, person) in people.iter().enumerate() {
-            let text: HashMap<String, f64> = state
-                .vacancies()
-                .enumerate()
-                .filter(|(i, _)| (i + n).is_multiple_of(2))
-                .map(|(i, v)| (v.id.clone(), ((i * 7919 + n) % 1000) as f64 / 1000.0))
-                .collect();
+            let mut text = vacancy_relevance(state, n, 2);
             for (k, min_score) in [(1, 0.0), (5, 0.0), (20, 0.4)] {
                 let request = ListRequest {
                     limit: k,
@@ -163,10 +179,11 @@ fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
                     ..request.clone()
                 };
                 let bounded =
-                    matching::match_vacancies(state, ctx, person, &request, &text).unwrap();
+                    matching::match_vacancies(state, ctx, person, &request, &mut text).unwrap();
                 let scanned =
-                    matching::match_vacancies(state, ctx, person, &counted, &text).unwrap();
-                let unbounded = matching::match_vacancies(state, ctx, person, &all, &text).unwrap();
+                    matching::match_vacancies(state, ctx, person, &counted, &mut text).unwrap();
+                let unbounded =
+                    matching::match_vacancies(state, ctx, person, &all, &mut text).unwrap();
                 assert_eq!(unbounded.bounded, 0);
                 assert_eq!(unbounded.visited, unbounded.considered);
                 assert_prefix(&bounded, &unbounded, k, min_score);
@@ -222,7 +239,7 @@ proptest::proptest! {
             .take(8)
             .collect();
         for (n, vacancy) in vacancies.iter().enumerate() {
-            let text = if text_share == 0 { HashMap::new() } else { relevance(&state, n * text_share) };
+            let mut text = if text_share == 0 { FixedRelevance::default() } else { relevance(&state, n * text_share) };
             let cpi_codes = if cpi {
                 state.candidates().take(3).map(|c| c.profile.cpi_code.clone()).collect()
             } else {
@@ -231,26 +248,21 @@ proptest::proptest! {
             let filters = incontra_engine::scoring::RequestFilters { cpi_codes, max_distance_km: max_km };
             let request = ListRequest { limit: k, min_score, filters: filters.clone(), ..ListRequest::default() };
             let all = ListRequest { limit: everyone, filters, count_exclusions: true, ..ListRequest::default() };
-            let bounded = matching::match_candidates(&state, &ctx, vacancy, &request, &text).unwrap();
-            let unbounded = matching::match_candidates(&state, &ctx, vacancy, &all, &text).unwrap();
+            let bounded = matching::match_candidates(&state, &ctx, vacancy, &request, &mut text).unwrap();
+            let unbounded = matching::match_candidates(&state, &ctx, vacancy, &all, &mut text).unwrap();
             assert_prefix(&bounded, &unbounded, k, min_score);
         }
         let every_vacancy = state.vacancies().count() + 1;
         for (n, person) in state.candidates().step_by(61).take(8).enumerate() {
-            let text: HashMap<String, f64> = if text_share == 0 {
-                HashMap::new()
+            let mut text = if text_share == 0 {
+                FixedRelevance::default()
             } else {
-                state
-                    .vacancies()
-                    .enumerate()
-                    .filter(|(i, _)| (i + n).is_multiple_of(text_share + 1))
-                    .map(|(i, v)| (v.id.clone(), ((i * 7919 + n) % 1000) as f64 / 1000.0))
-                    .collect()
+                vacancy_relevance(&state, n, text_share + 1)
             };
             let request = ListRequest { limit: k, min_score, ..ListRequest::default() };
             let all = ListRequest { limit: every_vacancy, count_exclusions: true, ..ListRequest::default() };
-            let bounded = matching::match_vacancies(&state, &ctx, &person.id, &request, &text).unwrap();
-            let unbounded = matching::match_vacancies(&state, &ctx, &person.id, &all, &text).unwrap();
+            let bounded = matching::match_vacancies(&state, &ctx, &person.id, &request, &mut text).unwrap();
+            let unbounded = matching::match_vacancies(&state, &ctx, &person.id, &all, &mut text).unwrap();
             assert_prefix(&bounded, &unbounded, k, min_score);
         }
     }
@@ -277,8 +289,8 @@ fn a_list_judges_every_pair_as_its_explanation_does() {
             .collect();
         let mut listed = 0;
         for (n, vacancy) in vacancies.iter().enumerate() {
-            let text = relevance(state, n);
-            let list = matching::match_candidates(state, ctx, vacancy, &all, &text).unwrap();
+            let mut text = relevance(state, n);
+            let list = matching::match_candidates(state, ctx, vacancy, &all, &mut text).unwrap();
             let scores: HashMap<&str, f64> = list
                 .items
                 .iter()
@@ -302,9 +314,8 @@ fn a_list_judges_every_pair_as_its_explanation_does() {
                 );
             }
             for candidate in state.candidates() {
-                let relevance = text.get(&candidate.id).copied().unwrap_or(0.0);
                 let (_, evaluation) =
-                    matching::explain(state, ctx, vacancy, &candidate.id, relevance).unwrap();
+                    matching::explain(state, ctx, vacancy, &candidate.id, &mut text).unwrap();
                 match scores.get(candidate.id.as_str()) {
                     Some(&score) => {
                         assert!(

@@ -23,6 +23,7 @@ use incontra_engine::scoring::{
     RequestFilters,
 };
 use incontra_engine::state::{Outcome, State};
+use incontra_engine::text::FixedRelevance;
 use proptest::prelude::*;
 
 // Comuni (ISTAT codes checked against data/reference/comuni_piemonte.csv),
@@ -209,11 +210,25 @@ impl World {
     }
 
     fn candidates_for(&self, vacancy: &str, request: &ListRequest) -> RankedList {
-        match_candidates(&self.state, &ctx(), vacancy, request, &HashMap::new()).unwrap()
+        match_candidates(
+            &self.state,
+            &ctx(),
+            vacancy,
+            request,
+            &mut FixedRelevance::default(),
+        )
+        .unwrap()
     }
 
     fn vacancies_for(&self, candidate: &str, request: &ListRequest) -> RankedList {
-        match_vacancies(&self.state, &ctx(), candidate, request, &HashMap::new()).unwrap()
+        match_vacancies(
+            &self.state,
+            &ctx(),
+            candidate,
+            request,
+            &mut FixedRelevance::default(),
+        )
+        .unwrap()
     }
 }
 
@@ -1409,8 +1424,9 @@ fn text_relevance_is_clamped_and_explained() {
         contribution(&e, Criterion::Text).reason,
         "Profilo non pertinente al testo dell'annuncio"
     );
-    let text = HashMap::from([("C1".to_string(), 0.42)]);
-    let list = match_candidates(&w.state, &ctx(), "V1", &everyone(), &text).unwrap();
+    let slot = w.state.candidate_slot("C1").unwrap();
+    let mut text = FixedRelevance(HashMap::from([(slot, 0.42)]));
+    let list = match_candidates(&w.state, &ctx(), "V1", &everyone(), &mut text).unwrap();
     assert_eq!(list.items[0].score, at(0.42).score);
     assert!(at(0.42).score > at(0.0).score);
 }
@@ -1910,27 +1926,27 @@ fn vacancy_list_mirrors_the_candidate_list() {
 fn unknown_ids_are_errors() {
     let w = ties();
     let ctx = ctx();
-    let none = HashMap::new();
+    let mut none = FixedRelevance::default();
     assert_eq!(
-        match_candidates(&w.state, &ctx, "V404", &everyone(), &none),
+        match_candidates(&w.state, &ctx, "V404", &everyone(), &mut none),
         Err(MatchError::UnknownVacancy("V404".into()))
     );
     assert_eq!(
-        match_vacancies(&w.state, &ctx, "C404", &everyone(), &none),
+        match_vacancies(&w.state, &ctx, "C404", &everyone(), &mut none),
         Err(MatchError::UnknownCandidate("C404".into()))
     );
     assert!(matches!(
-        explain(&w.state, &ctx, "V404", "C1", 0.0),
+        explain(&w.state, &ctx, "V404", "C1", &mut none),
         Err(MatchError::UnknownVacancy(id)) if id == "V404"
     ));
     assert!(matches!(
-        explain(&w.state, &ctx, "V1", "C404", 0.0),
+        explain(&w.state, &ctx, "V1", "C404", &mut none),
         Err(MatchError::UnknownCandidate(id)) if id == "C404"
     ));
     // A vacancy id is not a candidate id and vice versa.
-    assert!(match_vacancies(&w.state, &ctx, "V1", &everyone(), &none).is_err());
-    assert!(match_candidates(&w.state, &ctx, "C1", &everyone(), &none).is_err());
-    let (_, e) = explain(&w.state, &ctx, "V1", "C1", 0.0).unwrap();
+    assert!(match_vacancies(&w.state, &ctx, "V1", &everyone(), &mut none).is_err());
+    assert!(match_candidates(&w.state, &ctx, "C1", &everyone(), &mut none).is_err());
+    let (_, e) = explain(&w.state, &ctx, "V1", "C1", &mut none).unwrap();
     assert_eq!(e, w.evaluate("V1", "C1"));
 }
 
@@ -2072,7 +2088,12 @@ proptest! {
             text.insert(id, c.text);
         }
         let ctx = ctx();
-        let list = match_candidates(&w.state, &ctx, "V1", &everyone(), &text).unwrap();
+        let mut by_slot = FixedRelevance(
+            text.iter()
+                .map(|(id, r)| (w.state.candidate_slot(id).unwrap(), *r))
+                .collect(),
+        );
+        let list = match_candidates(&w.state, &ctx, "V1", &everyone(), &mut by_slot).unwrap();
         let mut eligible = Vec::new();
         for (i, c) in candidates.iter().enumerate() {
             let id = format!("C{i:02}");

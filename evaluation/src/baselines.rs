@@ -11,8 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// The best `k` candidates by text relevance (as returned by
-/// `ReadSide::candidate_relevance`, which keeps the top 2,000), best first,
-/// ties broken by id.
+/// `View::best_candidates_by_text`), best first, ties broken by id.
 pub fn bm25_ranking(relevance: &HashMap<String, f64>, k: usize) -> Vec<String> {
     let mut scored: Vec<(&String, f64)> = relevance
         .iter()

@@ -35,6 +35,11 @@ use crate::world::World;
 /// `limit` (`services::server::DEFAULT_LIMIT`), and the k of recall@50.
 pub const LIST_LIMIT: usize = 50;
 
+/// How deep the text-only baseline reads the index before it breaks ties
+/// by id and keeps [`LIST_LIMIT`] (the index leaves out every candidate
+/// tied at its cut-off, so it is asked for more than it keeps).
+const BM25_DEPTH: usize = 2_000;
+
 /// How many explanation problems an [`Evaluation`] keeps verbatim.
 const PROBLEM_SAMPLES: usize = 20;
 
@@ -149,8 +154,7 @@ pub fn evaluate(config: &EvalConfig) -> Result<Evaluation, EvalError> {
         let Some(vacancy) = state.vacancy(&outcome.vacancy_id) else {
             continue;
         };
-        // As services::server::match_candidates does.
-        let text = view.candidate_relevance(vacancy)?;
+        let text = view.best_candidates_by_text(vacancy, BM25_DEPTH)?;
         let list = view.candidates_for(&outcome.vacancy_id, &request)?;
         lists_checked += 1;
         let found = explanations::check_list(&outcome.vacancy_id, &list);

@@ -30,7 +30,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use incontra_engine::codice_fiscale::Pseudonymiser;
-use incontra_engine::config::ScoringConfig;
+use incontra_engine::config::{ScoringConfig, TextConfig};
 use incontra_engine::congruity::CongruityRules;
 use incontra_engine::event::{EntityKind, Event, EventPayload};
 use incontra_engine::model::{Candidate, Day, Vacancy};
@@ -43,7 +43,7 @@ use crate::decode::{DecodeError, Decoder};
 use crate::journal::{Journal, JournalError, JournalOptions};
 use crate::lists::{ListsJournal, ListsJournalError};
 use crate::snapshot::{SnapshotError, SnapshotStore};
-use crate::text_index::{TextIndex, TextIndexError};
+use crate::text_index::{analyse_query, DocScorer, TextIndex, TextIndexError};
 
 /// Bumped whenever the snapshot's serialised shape changes (the `State`, or
 /// what is stored beside it); an older snapshot is then ignored and the
@@ -180,27 +180,40 @@ impl ReadSide {
         }
     }
 
-    /// Text relevance of the best `depth` candidates to a vacancy; asked
-    /// through [`crate::query::View`].
-    pub(crate) fn candidate_relevance(
+    /// Candidates' text relevance to a vacancy, by slot; asked through
+    /// [`crate::query::View`].
+    pub(crate) fn candidate_scorer(
         &self,
         vacancy: &Vacancy,
-        depth: usize,
-    ) -> Result<HashMap<String, f64>, ProjectionError> {
-        Ok(self
-            .index
-            .candidate_relevance(&vacancy_query_text(vacancy, &self.reference), depth)?)
+        config: &TextConfig,
+    ) -> Result<DocScorer, ProjectionError> {
+        let text = vacancy_query_text(vacancy, &self.reference);
+        let words = analyse_query(&text, config.max_query_terms);
+        Ok(self.index.candidate_scorer(&words)?)
     }
 
-    /// Text relevance of the best `depth` open vacancies to a candidate.
-    pub(crate) fn vacancy_relevance(
+    /// Open vacancies' text relevance to a candidate's profile, by slot.
+    pub(crate) fn vacancy_scorer(
         &self,
         candidate: &Candidate,
-        depth: usize,
+        config: &TextConfig,
+    ) -> Result<DocScorer, ProjectionError> {
+        let text = candidate_query_text(candidate, &self.reference);
+        let words = analyse_query(&text, config.max_query_terms);
+        Ok(self.index.vacancy_scorer(&words)?)
+    }
+
+    /// The `limit` candidates most relevant to a vacancy's text in the whole
+    /// index, by id: the evaluation's text-only ranking.
+    pub(crate) fn best_candidates_by_text(
+        &self,
+        vacancy: &Vacancy,
+        config: &TextConfig,
+        limit: usize,
     ) -> Result<HashMap<String, f64>, ProjectionError> {
-        Ok(self
-            .index
-            .vacancy_relevance(&candidate_query_text(candidate, &self.reference), depth)?)
+        let text = vacancy_query_text(vacancy, &self.reference);
+        let words = analyse_query(&text, config.max_query_terms);
+        Ok(self.index.best_candidates_by_text(&words, limit)?)
     }
 }
 
@@ -913,9 +926,12 @@ fn sync_vacancy(
     id: &str,
     reference: &ReferenceData,
 ) -> Result<(), ProjectionError> {
-    match state.vacancy(id) {
-        Some(v) if v.status == incontra_engine::model::VacancyStatus::Open => {
-            index.upsert_vacancy(id, &v.spec.title, &vacancy_text(v, reference))?
+    let slotted = state
+        .vacancy_slot(id)
+        .and_then(|slot| Some((slot, state.vacancy_at(slot)?)));
+    match slotted {
+        Some((slot, v)) if v.status == incontra_engine::model::VacancyStatus::Open => {
+            index.upsert_vacancy(id, slot, &v.spec.title, &vacancy_text(v, reference))?
         }
         _ => index.remove_vacancy(id)?,
     }
@@ -928,10 +944,13 @@ fn sync_candidate(
     id: &str,
     reference: &ReferenceData,
 ) -> Result<(), ProjectionError> {
-    match state.candidate(id) {
-        Some(c) if !c.withdrawn => {
+    let slotted = state
+        .candidate_slot(id)
+        .and_then(|slot| Some((slot, state.candidate_at(slot)?.0)));
+    match slotted {
+        Some((slot, c)) if !c.withdrawn => {
             let (title, text) = candidate_text(c, reference);
-            index.upsert_candidate(id, &title, &text)?
+            index.upsert_candidate(id, slot, &title, &text)?
         }
         _ => index.remove_candidate(id)?,
     }

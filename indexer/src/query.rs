@@ -16,9 +16,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::RwLockReadGuard;
 
 use incontra_engine::config::ScoringConfig;
@@ -28,6 +26,7 @@ use incontra_engine::scoring::{Context, Evaluation};
 use incontra_engine::state::State;
 
 use crate::projection::{ProjectionError, ReadSide};
+use crate::text_index::DocScorer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -58,12 +57,7 @@ pub struct View<'r> {
     read: &'r ReadSide,
     state: StateRef<'r>,
     ctx: Context<'r>,
-    /// Candidates' text relevance by (vacancy, depth), computed once per
-    /// view: the evaluation asks many lists of one vacancy.
-    texts: Rc<RefCell<TextMemo>>,
 }
-
-type TextMemo = HashMap<(String, usize), Rc<HashMap<String, f64>>>;
 
 /// The state a view reads: under its own read lock, or another view's
 /// (taking the read lock twice on one thread could wait behind a writer
@@ -99,7 +93,6 @@ impl ReadSide {
         Ok(View {
             read: self,
             state: StateRef::Locked(self.state()?),
-            texts: Rc::default(),
             ctx: Context {
                 config,
                 ..self.context(today)
@@ -115,7 +108,6 @@ impl<'r> View<'r> {
         View {
             read: self.read,
             state: StateRef::Borrowed(&self.state),
-            texts: self.texts.clone(),
             ctx: Context {
                 config,
                 reference: self.ctx.reference,
@@ -145,29 +137,28 @@ impl<'r> View<'r> {
             .ok_or_else(|| MatchError::UnknownCandidate(id.to_owned()).into())
     }
 
-    /// Text relevance in [0,1] of candidates to a vacancy: the best
-    /// `text.depth` of the index, scaled so the best is 1.
-    pub fn candidate_relevance(
-        &self,
-        vacancy: &Vacancy,
-    ) -> Result<Rc<HashMap<String, f64>>, QueryError> {
-        let key = (vacancy.id.clone(), self.ctx.config.text.depth);
-        if let Some(text) = self.texts.borrow().get(&key) {
-            return Ok(text.clone());
-        }
-        let text = Rc::new(self.read.candidate_relevance(vacancy, key.1)?);
-        self.texts.borrow_mut().insert(key, text.clone());
-        Ok(text)
+    /// Candidates' text relevance to a vacancy, computed for the slots
+    /// asked (what a list asks for the pairs it scores).
+    pub fn candidate_text(&self, vacancy: &Vacancy) -> Result<DocScorer, QueryError> {
+        Ok(self.read.candidate_scorer(vacancy, &self.ctx.config.text)?)
     }
 
-    /// Text relevance in [0,1] of open vacancies to a candidate's profile.
-    pub fn vacancy_relevance(
+    /// Open vacancies' text relevance to a candidate's profile.
+    pub fn vacancy_text(&self, candidate: &Candidate) -> Result<DocScorer, QueryError> {
+        Ok(self.read.vacancy_scorer(candidate, &self.ctx.config.text)?)
+    }
+
+    /// The `limit` candidates most relevant to a vacancy's text in the whole
+    /// index, by id, ignoring every other criterion: the evaluation's
+    /// text-only baseline, never a list.
+    pub fn best_candidates_by_text(
         &self,
-        candidate: &Candidate,
+        vacancy: &Vacancy,
+        limit: usize,
     ) -> Result<HashMap<String, f64>, QueryError> {
         Ok(self
             .read
-            .vacancy_relevance(candidate, self.ctx.config.text.depth)?)
+            .best_candidates_by_text(vacancy, &self.ctx.config.text, limit)?)
     }
 
     /// The preselection list of a vacancy.
@@ -176,13 +167,13 @@ impl<'r> View<'r> {
         vacancy_id: &str,
         request: &ListRequest,
     ) -> Result<RankedList, QueryError> {
-        let text = self.candidate_relevance(self.vacancy(vacancy_id)?)?;
+        let mut text = self.candidate_text(self.vacancy(vacancy_id)?)?;
         Ok(matching::match_candidates(
             &self.state,
             &self.ctx,
             vacancy_id,
             request,
-            &text,
+            &mut text,
         )?)
     }
 
@@ -192,23 +183,22 @@ impl<'r> View<'r> {
         candidate_id: &str,
         request: &ListRequest,
     ) -> Result<RankedList, QueryError> {
-        let text = self.vacancy_relevance(self.candidate(candidate_id)?)?;
+        let mut text = self.vacancy_text(self.candidate(candidate_id)?)?;
         Ok(matching::match_vacancies(
             &self.state,
             &self.ctx,
             candidate_id,
             request,
-            &text,
+            &mut text,
         )?)
     }
 
     /// Everything about one pair, with the text relevance the vacancy's
-    /// list would have given the candidate: the same score as on the list.
+    /// list gives the candidate: the same score as on the list.
     pub fn explain(&self, vacancy_id: &str, candidate_id: &str) -> Result<Evaluation, QueryError> {
-        let text = self.candidate_relevance(self.vacancy(vacancy_id)?)?;
-        let relevance = text.get(candidate_id).copied().unwrap_or(0.0);
+        let mut text = self.candidate_text(self.vacancy(vacancy_id)?)?;
         let (_, evaluation) =
-            matching::explain(&self.state, &self.ctx, vacancy_id, candidate_id, relevance)?;
+            matching::explain(&self.state, &self.ctx, vacancy_id, candidate_id, &mut text)?;
         Ok(evaluation)
     }
 

@@ -10,15 +10,25 @@
 //! ([`LiveStats`]): tantivy's defaults count deleted documents until a merge
 //! purges them, so two replicas holding the same documents, but fed in other
 //! batches, would rank differently.
+//!
+//! A list's text relevance ([`DocScorer`]) is computed for the documents of
+//! the pairs it scores, not for the collection: each document carries the
+//! engine's slot of its entity in a fast column, each searcher keeps its live
+//! documents by slot, and a batch of slots is scored by seeking each query
+//! term's postings to the batch's documents in order. The sum is scaled by
+//! the sum of each term's best live score, so it lies in [0, 1] and depends
+//! on the documents alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
+use incontra_engine::text::{TextError, TextRelevance};
 use tantivy::collector::TopDocs;
 use tantivy::columnar::StrColumn;
+use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
-use tantivy::postings::Postings;
+use tantivy::postings::{Postings, TermInfo};
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, Query, QueryParser};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED, STRING,
@@ -28,19 +38,26 @@ use tantivy::tokenizer::{
     StopWordFilter, TextAnalyzer, TokenStream,
 };
 use tantivy::{
-    doc, DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher,
-    SegmentReader, TantivyDocument, Term, TERMINATED,
+    doc, DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, InvertedIndexReader,
+    ReloadPolicy, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED,
 };
 
 /// The id field: stored, and a fast column that relevance reads ids from.
 const ID: &str = "id";
 
+/// The engine's slot of the document's entity (slots are never reused): a
+/// fast column from which each searcher finds a list's documents.
+const SLOT: &str = "slot";
+
+/// No live document at a slot (in [`LiveStats::by_slot`]).
+const NO_DOC: u64 = u64::MAX;
+
+/// Terms whose statistics a searcher keeps at most; a new searcher (every
+/// commit) starts afresh, so this bounds only a long quiet spell.
+const MAX_CACHED_TERMS: usize = 200_000;
+
 /// Name under which the Italian analyzer is registered.
 pub const ITALIAN: &str = "it_stem";
-
-/// Most query terms taken from a profile or vacancy for relevance: beyond
-/// this, BM25 over long texts costs more than it discriminates.
-const MAX_QUERY_TERMS: usize = 48;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TextIndexError {
@@ -88,6 +105,15 @@ pub fn italian_analyzer() -> TextAnalyzer {
     }
 }
 
+/// Analysed terms of `text`, deduplicated, in first-seen order; at most
+/// `max` of them (a query's words beyond the config's
+/// `text.max_query_terms` are not scored).
+pub fn analyse_query(text: &str, max: usize) -> Vec<String> {
+    let mut terms = analyse(text);
+    terms.truncate(max);
+    terms
+}
+
 /// Analysed terms of `text`, deduplicated, in first-seen order.
 pub fn analyse(text: &str) -> Vec<String> {
     let mut analyzer = italian_analyzer();
@@ -104,7 +130,8 @@ pub fn analyse(text: &str) -> Vec<String> {
 }
 
 /// BM25 statistics over live documents only, so a score depends on what the
-/// index holds, not on the history of deletes and merges that produced it.
+/// index holds, not on the history of deletes and merges that produced it;
+/// with what a list needs to score documents by slot.
 ///
 /// Field lengths are summed from the per-document field norms (the same
 /// quantised lengths BM25 uses per document), which makes the total a pure
@@ -113,13 +140,35 @@ pub struct LiveStats {
     searcher: Searcher,
     docs: u64,
     tokens: HashMap<Field, u64>,
+    /// The field relevance scores.
+    text: Field,
+    /// Each segment's postings and field norms of `text`, by ordinal.
+    segments: Vec<(Arc<InvertedIndexReader>, FieldNormReader)>,
+    /// The live document of each slot: segment ordinal << 32 | doc id, or
+    /// [`NO_DOC`].
+    by_slot: Vec<u64>,
+    /// What scoring a term needs, computed once per searcher: terms recur
+    /// across lists (a region's vacancies share their vocabulary).
+    terms: Mutex<HashMap<String, Arc<TermStats>>>,
+}
+
+/// One query term on one searcher.
+struct TermStats {
+    weight: Bm25Weight,
+    /// Its postings in each segment, absent where no document holds it.
+    infos: Vec<Option<TermInfo>>,
+    /// The highest score a live document has on it: the sum over a query's
+    /// terms bounds every document's sum, and scales it into [0, 1].
+    best: f64,
 }
 
 impl LiveStats {
-    fn compute(searcher: Searcher, fields: &[Field]) -> tantivy::Result<LiveStats> {
+    fn compute(searcher: Searcher, fields: &[Field], text: Field) -> tantivy::Result<LiveStats> {
         let mut docs = 0u64;
         let mut tokens: HashMap<Field, u64> = HashMap::new();
-        for segment in searcher.segment_readers() {
+        let mut segments = Vec::new();
+        let mut by_slot = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             docs += u64::from(segment.num_docs());
             for &field in fields {
                 let norms = segment.get_fieldnorms_reader(field)?;
@@ -129,12 +178,184 @@ impl LiveStats {
                     .sum();
                 *tokens.entry(field).or_default() += sum;
             }
+            segments.push((
+                segment.inverted_index(text)?,
+                segment.get_fieldnorms_reader(text)?,
+            ));
+            let slots = segment.fast_fields().u64(SLOT)?;
+            for doc in segment.doc_ids_alive() {
+                let Some(slot) = slots.first(doc).and_then(|s| usize::try_from(s).ok()) else {
+                    continue;
+                };
+                if slot >= by_slot.len() {
+                    by_slot.resize(slot + 1, NO_DOC);
+                }
+                by_slot[slot] = (ord as u64) << 32 | u64::from(doc);
+            }
         }
         Ok(LiveStats {
             searcher,
             docs,
             tokens,
+            text,
+            segments,
+            by_slot,
+            terms: Mutex::default(),
         })
+    }
+
+    /// The statistics of an analysed term of the text field, from the cache
+    /// or computed: its weight, where its postings are, its best score.
+    fn term(&self, word: &str) -> Result<Arc<TermStats>, TextIndexError> {
+        if let Some(known) = self.lock_terms()?.get(word) {
+            return Ok(known.clone());
+        }
+        let term = Term::from_field_text(self.text, word);
+        let weight = Bm25Weight::for_terms(self, std::slice::from_ref(&term))?;
+        let mut infos = Vec::with_capacity(self.segments.len());
+        let mut best = 0.0f64;
+        for (segment, (inverted, norms)) in
+            self.searcher.segment_readers().iter().zip(&self.segments)
+        {
+            let info = inverted.get_term_info(&term)?;
+            if let Some(info) = &info {
+                let mut postings =
+                    inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+                let alive = segment.alive_bitset();
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        let score = weight.score(norms.fieldnorm_id(doc), postings.term_freq());
+                        best = best.max(f64::from(score));
+                    }
+                    doc = postings.advance();
+                }
+            }
+            infos.push(info);
+        }
+        let stats = Arc::new(TermStats {
+            weight,
+            infos,
+            best,
+        });
+        let mut cache = self.lock_terms()?;
+        if cache.len() >= MAX_CACHED_TERMS {
+            cache.clear();
+        }
+        cache.insert(word.to_owned(), stats.clone());
+        Ok(stats)
+    }
+
+    fn lock_terms(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Arc<TermStats>>>, TextIndexError> {
+        self.terms.lock().map_err(|_| TextIndexError::Poisoned)
+    }
+}
+
+/// The text relevance of one query against one side's documents, by slot:
+/// what a list asks for the pairs it scores ([`TextRelevance`]).
+///
+/// A document's relevance is the sum of its BM25 scores on the query's
+/// terms (in f64, in the query's term order, so replicas agree to the last
+/// bit whatever their segments), divided by the sum of each term's best
+/// live score. It lies in [0, 1], is 1 only for a document that is the best
+/// on every term, and is a function of the live documents alone.
+pub struct DocScorer {
+    stats: Arc<LiveStats>,
+    terms: Vec<Arc<TermStats>>,
+    /// The sum of the terms' best scores; 0 when no document holds any.
+    scale: f64,
+    /// A batch's documents by segment, with their place in the batch.
+    by_segment: Vec<Vec<(DocId, usize)>>,
+}
+
+impl DocScorer {
+    fn new(stats: Arc<LiveStats>, words: &[String]) -> Result<DocScorer, TextIndexError> {
+        let terms = words
+            .iter()
+            .map(|w| stats.term(w))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scale = terms.iter().map(|t| t.best).sum();
+        Ok(DocScorer {
+            by_segment: vec![Vec::new(); stats.segments.len()],
+            stats,
+            terms,
+            scale,
+        })
+    }
+
+    fn score(&mut self, slots: &[u32], out: &mut Vec<f64>) -> Result<(), TextIndexError> {
+        out.clear();
+        out.resize(slots.len(), 0.0);
+        if self.scale <= 0.0 {
+            return Ok(());
+        }
+        for docs in &mut self.by_segment {
+            docs.clear();
+        }
+        for (i, &slot) in slots.iter().enumerate() {
+            let Some(&at) = self.stats.by_slot.get(slot as usize) else {
+                continue;
+            };
+            if at == NO_DOC {
+                continue;
+            }
+            if let Some(docs) = self.by_segment.get_mut((at >> 32) as usize) {
+                docs.push((at as DocId, i));
+            }
+        }
+        for docs in &mut self.by_segment {
+            docs.sort_unstable();
+        }
+        for term in &self.terms {
+            for (seg, docs) in self.by_segment.iter().enumerate() {
+                let (Some(Some(info)), Some((inverted, norms))) =
+                    (term.infos.get(seg), self.stats.segments.get(seg))
+                else {
+                    continue;
+                };
+                if docs.is_empty() {
+                    continue;
+                }
+                let mut postings =
+                    inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+                for &(doc, i) in docs {
+                    let mut at = postings.doc();
+                    if at < doc {
+                        at = postings.seek(doc);
+                    }
+                    if at == TERMINATED {
+                        break;
+                    }
+                    if at == doc {
+                        let score = term
+                            .weight
+                            .score(norms.fieldnorm_id(doc), postings.term_freq());
+                        out[i] += f64::from(score);
+                    }
+                }
+            }
+        }
+        for r in out.iter_mut() {
+            *r = (*r / self.scale).min(1.0);
+        }
+        Ok(())
+    }
+}
+
+impl TextRelevance for DocScorer {
+    fn ceiling(&self) -> f64 {
+        if self.scale > 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
+    fn relevance_of(&mut self, slots: &[u32], out: &mut Vec<f64>) -> Result<(), TextError> {
+        // An index error names a segment or file, never a person.
+        self.score(slots, out).map_err(|e| TextError(e.to_string()))
     }
 }
 
@@ -184,6 +405,7 @@ struct Side {
     /// a third of a list's text relevance at a million profiles.
     ids: Mutex<HashMap<SegmentId, SegmentIds>>,
     id: Field,
+    slot: Field,
     title: Field,
     text: Field,
 }
@@ -193,6 +415,7 @@ impl Side {
         std::fs::create_dir_all(dir)?;
         let mut schema = Schema::builder();
         let id = schema.add_text_field(ID, STRING | STORED | FAST);
+        let slot = schema.add_u64_field(SLOT, FAST);
         let italian = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(ITALIAN)
@@ -208,9 +431,10 @@ impl Side {
             }
         })?;
         let index = match Index::open_or_create(mmap, schema.clone()) {
-            // An index written by an older layout (the id had no fast
-            // column before) is derived data: start it again, and recovery
-            // re-indexes from the state since its committed position, 0.
+            // An index written by an older layout (before the id's fast
+            // column, or the slot's) is derived data: start it again, and
+            // recovery re-indexes from the state since its committed
+            // position, 0.
             Err(tantivy::TantivyError::SchemaError(_)) => {
                 std::fs::remove_dir_all(dir)?;
                 std::fs::create_dir_all(dir)?;
@@ -234,6 +458,7 @@ impl Side {
         let current = RwLock::new(Arc::new(LiveStats::compute(
             reader.searcher(),
             &[title, text],
+            text,
         )?));
         Ok(Side {
             index,
@@ -242,15 +467,21 @@ impl Side {
             current,
             ids: Mutex::default(),
             id,
+            slot,
             title,
             text,
         })
     }
 
-    fn upsert(&self, id: &str, title: &str, text: &str) -> Result<(), TextIndexError> {
+    fn upsert(&self, id: &str, slot: u32, title: &str, text: &str) -> Result<(), TextIndexError> {
         let writer = self.writer.lock().map_err(|_| TextIndexError::Poisoned)?;
         writer.delete_term(Term::from_field_text(self.id, id));
-        writer.add_document(doc!(self.id => id, self.title => title, self.text => text))?;
+        writer.add_document(doc!(
+            self.id => id,
+            self.slot => u64::from(slot),
+            self.title => title,
+            self.text => text,
+        ))?;
         Ok(())
     }
 
@@ -267,7 +498,8 @@ impl Side {
         prepared.commit()?;
         drop(writer);
         self.reader.reload()?;
-        let stats = LiveStats::compute(self.reader.searcher(), &[self.title, self.text])?;
+        let stats =
+            LiveStats::compute(self.reader.searcher(), &[self.title, self.text], self.text)?;
         *self.current.write().map_err(|_| TextIndexError::Poisoned)? = Arc::new(stats);
         Ok(())
     }
@@ -312,18 +544,11 @@ impl Side {
         Ok(out)
     }
 
-    /// Documents most relevant to a bag of analysed terms, scores scaled so
-    /// the best is 1.
-    ///
-    /// BM25 is summed here, term by term in the terms' order and in f64,
-    /// rather than by a tantivy union query: the union adds term scores in
-    /// an order that depends on the segment layout, which makes replicas
-    /// holding the same documents differ in the last bit. Each term's
-    /// postings are read straight from the segment and scored with the
-    /// term's [`Bm25Weight`] (exactly what a `TermQuery` scores), and ids
-    /// come from the `id` fast column: the stored-document store, which
-    /// decompresses a block per document, was most of a list's text cost.
-    fn relevance(
+    /// The `limit` documents most relevant to a bag of analysed terms in
+    /// the whole collection, scored as [`DocScorer`] scores them: the
+    /// text-only ranking the evaluation compares lists with. Every posting
+    /// of every term is read; no list calls this.
+    fn best_by_text(
         &self,
         terms: &[String],
         limit: usize,
@@ -340,17 +565,19 @@ impl Side {
             .map(|s| scratch(s.max_doc() as usize))
             .collect();
         let mut touched: Vec<Vec<DocId>> = vec![Vec::new(); segments.len()];
-        for term in terms.iter().take(MAX_QUERY_TERMS) {
-            let term = Term::from_field_text(self.text, term);
-            let weight = Bm25Weight::for_terms(stats.as_ref(), std::slice::from_ref(&term))?;
+        let mut scale = 0.0;
+        for word in terms {
+            let term = stats.term(word)?;
+            scale += term.best;
             for (seg, segment) in segments.iter().enumerate() {
-                let inverted = segment.inverted_index(self.text)?;
-                let Some(mut postings) =
-                    inverted.read_postings(&term, IndexRecordOption::WithFreqs)?
+                let (Some(Some(info)), Some((inverted, norms))) =
+                    (term.infos.get(seg), stats.segments.get(seg))
                 else {
                     continue;
                 };
-                let norms = segment.get_fieldnorms_reader(self.text)?;
+                let mut postings =
+                    inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+                let weight = &term.weight;
                 let alive = segment.alive_bitset();
                 let (acc, touched) = (&mut acc[seg], &mut touched[seg]);
                 let mut doc = postings.doc();
@@ -395,8 +622,7 @@ impl Side {
             ranked.truncate(limit);
             ranked.retain(|(_, s)| *s > cut);
         }
-        let best = ranked.iter().map(|(_, s)| *s).fold(0.0, f64::max);
-        if best <= 0.0 {
+        if scale <= 0.0 {
             return Ok(HashMap::new());
         }
         let mut out = HashMap::with_capacity(ranked.len());
@@ -414,7 +640,7 @@ impl Side {
                 .next()
                 .and_then(|ord| ids.get(usize::try_from(ord).ok()?));
             if let Some(id) = id {
-                out.insert(id.to_string(), score / best);
+                out.insert(id.to_string(), (score / scale).min(1.0));
             }
         }
         Ok(out)
@@ -503,21 +729,31 @@ impl TextIndex {
         })
     }
 
-    pub fn upsert_vacancy(&self, id: &str, title: &str, text: &str) -> Result<(), TextIndexError> {
-        self.vacancies.upsert(id, title, text)
+    /// Indexes (or replaces) a vacancy; `slot` is its slot in the state.
+    pub fn upsert_vacancy(
+        &self,
+        id: &str,
+        slot: u32,
+        title: &str,
+        text: &str,
+    ) -> Result<(), TextIndexError> {
+        self.vacancies.upsert(id, slot, title, text)
     }
 
     pub fn remove_vacancy(&self, id: &str) -> Result<(), TextIndexError> {
         self.vacancies.remove(id)
     }
 
+    /// Indexes (or replaces) a candidate; `slot` is their slot in the
+    /// state.
     pub fn upsert_candidate(
         &self,
         id: &str,
+        slot: u32,
         title: &str,
         text: &str,
     ) -> Result<(), TextIndexError> {
-        self.candidates.upsert(id, title, text)
+        self.candidates.upsert(id, slot, title, text)
     }
 
     pub fn remove_candidate(&self, id: &str) -> Result<(), TextIndexError> {
@@ -562,22 +798,27 @@ impl TextIndex {
         self.vacancies.run(&q, limit)
     }
 
-    /// Text relevance in [0,1] of the best `limit` candidates for `text`.
-    pub fn candidate_relevance(
-        &self,
-        text: &str,
-        limit: usize,
-    ) -> Result<HashMap<String, f64>, TextIndexError> {
-        self.candidates.relevance(&analyse(text), limit)
+    /// Candidates' text relevance to the analysed words of a vacancy, by
+    /// slot.
+    pub fn candidate_scorer(&self, words: &[String]) -> Result<DocScorer, TextIndexError> {
+        DocScorer::new(self.candidates.stats()?, words)
     }
 
-    /// Text relevance in [0,1] of the best `limit` vacancies for `text`.
-    pub fn vacancy_relevance(
+    /// Open vacancies' text relevance to the analysed words of a person, by
+    /// slot.
+    pub fn vacancy_scorer(&self, words: &[String]) -> Result<DocScorer, TextIndexError> {
+        DocScorer::new(self.vacancies.stats()?, words)
+    }
+
+    /// The `limit` candidates most relevant to the words in the whole
+    /// index, by id, with the relevance [`TextIndex::candidate_scorer`]
+    /// gives them.
+    pub fn best_candidates_by_text(
         &self,
-        text: &str,
+        words: &[String],
         limit: usize,
     ) -> Result<HashMap<String, f64>, TextIndexError> {
-        self.vacancies.relevance(&analyse(text), limit)
+        self.candidates.best_by_text(words, limit)
     }
 
     pub fn vacancy_docs(&self) -> u64 {
@@ -642,36 +883,48 @@ mod tests {
         }
     }
 
-    /// The relevance a `TermQuery` per term gives, summed the same way:
-    /// what `Side::relevance` computed before it read postings itself.
+    /// The relevance `TermQuery`s give, one per term: each document's
+    /// scores summed in the terms' order, over the sum of each term's best
+    /// score, by id. What [`DocScorer`] must give without scanning.
     fn by_term_queries(side: &Side, terms: &[String]) -> HashMap<String, f64> {
         let stats = side.stats().unwrap();
         let searcher = &stats.searcher;
         let mut acc: HashMap<DocAddress, f64> = HashMap::new();
-        for term in terms.iter().take(MAX_QUERY_TERMS) {
+        let mut scale = 0.0;
+        for term in terms {
             let query = TermQuery::new(
                 Term::from_field_text(side.text, term),
                 IndexRecordOption::WithFreqs,
             );
+            let mut best = 0.0f64;
             for (address, score) in searcher
                 .search_with_statistics_provider(&query, &AllScores, stats.as_ref())
                 .unwrap()
             {
                 *acc.entry(address).or_default() += f64::from(score);
+                best = best.max(f64::from(score));
             }
+            scale += best;
         }
-        let best = acc.values().copied().fold(0.0, f64::max);
         acc.into_iter()
             .map(|(address, score)| {
                 let doc: TantivyDocument = searcher.doc(address).unwrap();
                 let id = doc.get_first(side.id).and_then(|v| v.as_str()).unwrap();
-                (id.to_owned(), score / best)
+                (id.to_owned(), score / scale)
             })
             .collect()
     }
 
+    /// Relevance of `slots` from a fresh scorer of `text` on candidates.
+    fn relevance_of(index: &TextIndex, text: &str, slots: &[u32]) -> Vec<f64> {
+        let mut scorer = index.candidate_scorer(&analyse(text)).unwrap();
+        let mut out = Vec::new();
+        scorer.relevance_of(slots, &mut out).unwrap();
+        out
+    }
+
     #[test]
-    fn relevance_from_postings_equals_term_queries_with_deletes_and_segments() {
+    fn relevance_by_slot_equals_term_queries_with_deletes_and_segments() {
         let dir = tempfile::tempdir().unwrap();
         let index = TextIndex::open(dir.path()).unwrap();
         let words = [
@@ -683,12 +936,14 @@ mod tests {
             "muletto",
         ];
         for round in 0..3u64 {
-            for i in 0..60u64 {
-                let text: Vec<&str> = (0..(i % 5 + 1))
-                    .map(|k| words[((i * 7 + k * 3 + round) % 6) as usize])
+            // Everyone first, then a third each round: older segments stay,
+            // holding deleted versions.
+            for i in (0..60u32).filter(|i| round == 0 || u64::from(*i) % 3 == round) {
+                let text: Vec<&str> = (0..(u64::from(i) % 5 + 1))
+                    .map(|k| words[((u64::from(i) * 7 + k * 3 + round) % 6) as usize])
                     .collect();
                 index
-                    .upsert_candidate(&format!("C{i:03}"), "", &text.join(" "))
+                    .upsert_candidate(&format!("C{i:03}"), i, "", &text.join(" "))
                     .unwrap();
             }
             // Deletes inside committed segments, and several segments.
@@ -697,13 +952,35 @@ mod tests {
                 .unwrap();
             index.commit(round + 1).unwrap();
         }
-        let terms = analyse("saldatore TIG muletto cuoco");
-        let got = index.candidates.relevance(&terms, 1_000).unwrap();
-        let want = by_term_queries(&index.candidates, &terms);
-        assert!(got.len() > 20, "{}", got.len());
-        assert_eq!(got, want);
-        // A short list is the best of the exhaustive one: those strictly
-        // above the first score left out.
+        assert!(index.candidates.stats().unwrap().segments.len() > 1);
+        let text = "saldatore TIG muletto cuoco";
+        let want = by_term_queries(&index.candidates, &analyse(text));
+        assert!(want.len() > 20, "{}", want.len());
+        // Every slot, a slot never used (70), in one batch.
+        let slots: Vec<u32> = (0..60).chain([70]).collect();
+        let got = relevance_of(&index, text, &slots);
+        for (&slot, &r) in slots.iter().zip(&got) {
+            let expected = want.get(&format!("C{slot:03}")).copied().unwrap_or(0.0);
+            assert_eq!(r, expected, "slot {slot}");
+        }
+        // C005 was removed in round 1 and indexed again in round 2.
+        for removed in [0, 10] {
+            assert_eq!(got[removed], 0.0, "a removed document scores");
+        }
+        assert!(got.iter().all(|r| (0.0..=1.0).contains(r)));
+        // Any order, any batches: the same relevance per slot.
+        let reversed: Vec<u32> = slots.iter().rev().copied().collect();
+        let mut back = relevance_of(&index, text, &reversed);
+        back.reverse();
+        assert_eq!(back, got);
+        let mut scorer = index.candidate_scorer(&analyse(text)).unwrap();
+        let mut one = Vec::new();
+        for (&slot, &r) in slots.iter().zip(&got) {
+            scorer.relevance_of(&[slot], &mut one).unwrap();
+            assert_eq!(one, [r]);
+        }
+        // The whole-index ranking is the best of the same relevance: those
+        // strictly above the first score left out.
         let mut scores: Vec<f64> = want.values().copied().collect();
         scores.sort_by(|a, b| b.total_cmp(a));
         for limit in [1, 3, 7, 12, 20] {
@@ -713,9 +990,26 @@ mod tests {
                 .filter(|(_, s)| **s > cut)
                 .map(|(id, s)| (id.clone(), *s))
                 .collect();
-            let got = index.candidates.relevance(&terms, limit).unwrap();
+            let got = index
+                .best_candidates_by_text(&analyse(text), limit)
+                .unwrap();
             assert_eq!(got, top, "limit {limit}");
         }
+    }
+
+    #[test]
+    fn a_query_no_document_holds_has_no_ceiling() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = TextIndex::open(dir.path()).unwrap();
+        index
+            .upsert_candidate("C1", 0, "", "saldatore esperto")
+            .unwrap();
+        index.commit(1).unwrap();
+        let scorer = index.candidate_scorer(&analyse("pasticcere")).unwrap();
+        assert_eq!(scorer.ceiling(), 0.0);
+        assert_eq!(relevance_of(&index, "pasticcere", &[0, 1]), [0.0, 0.0]);
+        let scorer = index.candidate_scorer(&analyse("saldatore")).unwrap();
+        assert_eq!(scorer.ceiling(), 1.0);
     }
 
     #[test]
@@ -734,10 +1028,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let index = TextIndex::open(dir.path()).unwrap();
         index
-            .upsert_vacancy("V1", "Cuoco capo partita", "Ristorante cerca cuoco esperto")
+            .upsert_vacancy(
+                "V1",
+                0,
+                "Cuoco capo partita",
+                "Ristorante cerca cuoco esperto",
+            )
             .unwrap();
         index
-            .upsert_vacancy("V2", "Magazziniere", "Uso del muletto e gestione scorte")
+            .upsert_vacancy("V2", 1, "Magazziniere", "Uso del muletto e gestione scorte")
             .unwrap();
         index.commit(42).unwrap();
         let hits = index.search_vacancies("cuochi", 10).unwrap();
@@ -763,49 +1062,63 @@ mod tests {
         ];
         let once = tempfile::tempdir().unwrap();
         let a = TextIndex::open(once.path()).unwrap();
-        for (id, text) in docs {
-            a.upsert_candidate(id, "", text).unwrap();
+        for (slot, (id, text)) in (0..).zip(docs) {
+            a.upsert_candidate(id, slot, "", text).unwrap();
         }
         a.commit(1).unwrap();
         // Same final documents, reached through updates and deletes spread
-        // over several commits (segments with deleted documents).
+        // over several commits (segments with deleted documents, one of
+        // them the best on both terms while it lived).
         let churn = tempfile::tempdir().unwrap();
         let b = TextIndex::open(churn.path()).unwrap();
         for round in 0..3 {
-            for (id, text) in docs {
-                b.upsert_candidate(id, "", &format!("{text} versione {round}"))
+            for (slot, (id, text)) in (0..).zip(docs) {
+                b.upsert_candidate(id, slot, "", &format!("{text} versione {round}"))
                     .unwrap();
             }
-            b.upsert_candidate("GONE", "", "saldatore saldatore saldatura")
+            b.upsert_candidate("GONE", 4, "", "saldatore saldatore saldatura tig")
                 .unwrap();
             b.commit(round + 1).unwrap();
         }
-        for (id, text) in docs {
-            b.upsert_candidate(id, "", text).unwrap();
+        for (slot, (id, text)) in (0..).zip(docs) {
+            b.upsert_candidate(id, slot, "", text).unwrap();
         }
         b.remove_candidate("GONE").unwrap();
         b.commit(9).unwrap();
         assert_eq!(a.candidate_docs(), b.candidate_docs());
-        let ra = a.candidate_relevance("saldatore TIG", 10).unwrap();
-        let rb = b.candidate_relevance("saldatore TIG", 10).unwrap();
+        let slots = [0, 1, 2, 3, 4];
+        let ra = relevance_of(&a, "saldatore TIG", &slots);
+        let rb = relevance_of(&b, "saldatore TIG", &slots);
         assert_eq!(ra, rb);
+        assert!(ra[0] > 0.0 && ra[2] > 0.0, "{ra:?}");
+        assert_eq!(
+            a.best_candidates_by_text(&analyse("saldatore TIG"), 10)
+                .unwrap(),
+            b.best_candidates_by_text(&analyse("saldatore TIG"), 10)
+                .unwrap()
+        );
         let raw_a = a.search_vacancies("x", 1).unwrap();
         assert!(raw_a.is_empty());
     }
 
     #[test]
-    fn relevance_is_scaled_to_one() {
+    fn the_best_on_every_term_scores_one() {
         let dir = tempfile::tempdir().unwrap();
         let index = TextIndex::open(dir.path()).unwrap();
         index
-            .upsert_candidate("C1", "", "saldatore esperto saldatura TIG")
+            .upsert_candidate("C1", 0, "", "saldatore esperto saldatura TIG")
             .unwrap();
         index
-            .upsert_candidate("C2", "", "cameriere di sala")
+            .upsert_candidate("C2", 1, "", "cameriere di sala")
             .unwrap();
+        index.upsert_candidate("C3", 2, "", "saldatore").unwrap();
         index.commit(1).unwrap();
-        let r = index.candidate_relevance("Saldatore TIG", 10).unwrap();
-        assert_eq!(r.get("C1"), Some(&1.0));
-        assert!(!r.contains_key("C2"));
+        let r = relevance_of(&index, "Saldatore TIG", &[0, 1, 2]);
+        // C1 is the only one with TIG, and C3 (a shorter text) is better
+        // on "saldatore": nobody is the best on both.
+        assert!(r[0] > 0.0 && r[0] < 1.0, "{r:?}");
+        assert_eq!(r[1], 0.0);
+        assert!(r[2] > 0.0 && r[2] < r[0], "{r:?}");
+        assert_eq!(relevance_of(&index, "TIG", &[0, 1, 2]), [1.0, 0.0, 0.0]);
     }
 }

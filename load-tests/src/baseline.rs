@@ -382,15 +382,11 @@ near AS (
     WHERE c.lat BETWEEN v.vlat - {box_deg} AND v.vlat + {box_deg}
       AND d.km <= {max_search} AND d.km <= greatest(r.max_km, {default_km})
 ),
--- BM25's twin: ts_rank over the whole register, scaled by the best, and
--- zero outside the best {text_depth} (ties at the cut dropped), as the engine.
-ranks AS MATERIALIZED (
-    SELECT ts_rank(c.tsv, v.q) AS r
-    FROM candidates c, v WHERE c.tsv @@ v.q
-    ORDER BY r DESC LIMIT {text_depth} + 1
-),
+-- BM25's twin: ts_rank scaled by a statistic of the whole register, as the
+-- engine scales by each word's best score (here the best document's rank).
 bounds AS MATERIALIZED (
-    SELECT max(r) AS best, CASE WHEN count(*) > {text_depth} THEN min(r) ELSE 0.0 END AS cut FROM ranks
+    SELECT max(ts_rank(c.tsv, v.q)) AS best
+    FROM candidates c, v WHERE c.tsv @@ v.q
 ),
 eligible AS (
     SELECT c.*, n.km
@@ -437,7 +433,7 @@ scored AS (
       + (CASE WHEN e.vulnerable THEN {b_vulnerable} ELSE 0.0 END)
       + (CASE WHEN e.gol_path = {gol_path} THEN {b_gol} ELSE 0.0 END))::float8 AS score
     FROM relevant e CROSS JOIN v CROSS JOIN bounds b
-    CROSS JOIN LATERAL (SELECT (CASE WHEN e.r > b.cut AND b.best > 0 THEN e.r / b.best ELSE 0.0 END)::float8 AS text) rel
+    CROSS JOIN LATERAL (SELECT (CASE WHEN b.best > 0 THEN e.r / b.best ELSE 0.0 END)::float8 AS text) rel
 )
 SELECT id, score, text FROM scored ORDER BY score DESC, id LIMIT $3
 ",
@@ -446,8 +442,6 @@ SELECT id, score, text FROM scored ORDER BY score DESC, id LIMIT $3
         box_deg = box_deg,
         max_search = d.max_search_km,
         default_km = d.default_max_km,
-        // The depth of the text-relevance list, as the engine's.
-        text_depth = config.text.depth,
         w_prof = w.profession,
         w_skills = w.skills,
         share = config.skills.required_share,

@@ -1,8 +1,9 @@
 //! `incontra-list-profile`: the read path alone, in this process, at scale:
 //! a world of the bench's proportions folded once into a data directory
 //! (journal, snapshot, text index), then lists asked through the query
-//! API one after another, with the time and the work of each. No gRPC, no
-//! recording: what is left is what a list costs the engine, for `perf`.
+//! API one after another, with the time and the work of each, text
+//! relevance included. No gRPC, no recording: what is left is what a list
+//! costs the engine, for `perf`.
 //!
 //! ```sh
 //! cargo run --release -p incontra-load-tests --bin incontra-list-profile -- \
@@ -111,62 +112,39 @@ fn main() -> anyhow::Result<()> {
         let n = cli.lists.min(ids.len());
         (0..n).map(|i| ids[i * ids.len() / n].clone()).collect()
     };
+    // A searcher computes a query term's statistics (its weight, its best
+    // score) the first time a list asks for it and keeps them until the
+    // next commit: the first pass pays them, the second shows a list alone.
     if cli.only.as_deref() != Some("vacancies") {
         let ids = spread(&vacancies);
-        // The view memoises a vacancy's text relevance, so the lists asked
-        // after it time the matching alone.
-        time_text("candidates_for text relevance", &ids, |id| {
-            Ok(view.candidate_relevance(view.vacancy(id)?)?.len())
-        })?;
-        time_lists("candidates_for matching", ids, |id| {
-            view.candidates_for(id, &request)
-        })?;
+        for pass in ["first ask", "again"] {
+            time_lists(&format!("candidates_for, {pass}"), &ids, |id| {
+                view.candidates_for(id, &request)
+            })?;
+        }
     }
     if cli.only.as_deref() != Some("candidates") {
         let ids = spread(&candidates);
-        time_text("vacancies_for text relevance", &ids, |id| {
-            Ok(view.vacancy_relevance(view.candidate(id)?)?.len())
-        })?;
-        time_lists("vacancies_for (text relevance included)", ids, |id| {
-            view.vacancies_for(id, &request)
-        })?;
+        for pass in ["first ask", "again"] {
+            time_lists(&format!("vacancies_for, {pass}"), &ids, |id| {
+                view.vacancies_for(id, &request)
+            })?;
+        }
     }
-    Ok(())
-}
-
-/// Times the text relevance of each id alone.
-fn time_text(
-    name: &str,
-    ids: &[String],
-    relevance: impl Fn(&str) -> Result<usize, QueryError>,
-) -> anyhow::Result<()> {
-    let mut times = Vec::with_capacity(ids.len());
-    let mut hits = 0u64;
-    for id in ids {
-        let t = Instant::now();
-        hits += relevance(id)? as u64;
-        times.push(t.elapsed());
-    }
-    let n = ids.len().max(1) as u64;
-    report(
-        name,
-        &mut times,
-        &format!("{} ids relevant per list", hits / n),
-    );
     Ok(())
 }
 
 /// Asks the list of each id in turn and reports the time and work of each.
 fn time_lists(
     name: &str,
-    ids: Vec<String>,
+    ids: &[String],
     ask: impl Fn(&str) -> Result<RankedList, QueryError>,
 ) -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(ids.len());
     let (mut visited, mut bounded) = (0u64, 0u64);
     for id in ids {
         let t = Instant::now();
-        let list = ask(&id)?;
+        let list = ask(id)?;
         times.push(t.elapsed());
         visited += list.visited;
         bounded += list.bounded;

@@ -164,6 +164,7 @@ fn match_status(e: MatchError) -> Status {
             Status::not_found(e.to_string())
         }
         MatchError::UnknownComune(_) => Status::failed_precondition(e.to_string()),
+        MatchError::Text(_) => internal(e),
     }
 }
 
