@@ -77,6 +77,19 @@ impl EmploymentRecord {
         self.contracts.iter().filter(move |c| c.active_on(day))
     }
 
+    /// The last day on which some contract is not over (see
+    /// [`Contract::over_by`]); `None` without contracts. From the next day
+    /// on, every contract is over and the worker is free.
+    pub fn committed_until(&self) -> Option<Day> {
+        self.contracts
+            .iter()
+            .map(|c| {
+                let end = c.end_day.unwrap_or(Day::MAX);
+                c.ceased.as_ref().map_or(end, |(ceased, _)| end.min(*ceased))
+            })
+            .max()
+    }
+
     /// Sum of the part-time shares of the contracts in force on `day`.
     pub fn busy_hours_percent(&self, day: Day) -> u32 {
         self.active_on(day).map(|c| c.hours_percent).sum()

@@ -24,7 +24,7 @@ use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
 use crate::features::{self, CandidateRow, VacancyRow};
-use crate::model::{Candidate, Vacancy};
+use crate::model::{Candidate, Day, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{
     contract_accepted, hours_fit, quota_fits, segments, CandidateFacts, Context, Contribution,
@@ -260,6 +260,8 @@ struct Pair<'p> {
     candidate: &'p Candidate,
     crow: &'p CandidateRow,
     facts: CandidateFacts<'p>,
+    /// [`State::committed_until_at`] of the candidate.
+    committed_until: Day,
     km: f64,
 }
 
@@ -282,6 +284,7 @@ impl<'s> Pair<'s> {
                 employment,
                 protected,
             },
+            committed_until: state.committed_until_at(slot),
             km,
         })
     }
@@ -290,19 +293,39 @@ impl<'s> Pair<'s> {
     fn with_vacancy(
         state: &'s State,
         slot: u32,
-        candidate: &'s Candidate,
-        crow: &'s CandidateRow,
-        facts: CandidateFacts<'s>,
+        person: &Person<'s>,
         km: f64,
     ) -> Option<Pair<'s>> {
         Some(Pair {
             vacancy: state.vacancy_at(slot)?,
             vrow: state.vacancy_row_at(slot)?,
-            candidate,
-            crow,
-            facts,
+            candidate: person.candidate,
+            crow: person.row,
+            facts: person.facts,
+            committed_until: person.committed_until,
             km,
         })
+    }
+}
+
+/// The one candidate of a list of vacancies, with what every pair reads.
+#[derive(Clone, Copy)]
+struct Person<'s> {
+    candidate: &'s Candidate,
+    row: &'s CandidateRow,
+    facts: CandidateFacts<'s>,
+    committed_until: Day,
+}
+
+impl Pair<'_> {
+    /// [`Context::is_available`] of the pair, without reading the
+    /// employment record of a worker whose every contract is over by the
+    /// day judged (most of the register): such a worker is free.
+    fn is_available(&self, ctx: &Context<'_>) -> bool {
+        if self.committed_until < ctx.today {
+            return self.crow.listed;
+        }
+        ctx.is_available(self.vrow.hours, self.crow.listed, self.facts.employment)
     }
 }
 
@@ -389,7 +412,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         let (v, c) = (p.vrow, p.crow);
         if !p.vacancy.is_open_on(ctx.today) {
             Some(HardFilter::VacancyOpen)
-        } else if !ctx.is_available(v.hours, c.listed, p.facts.employment) {
+        } else if !p.is_available(ctx) {
             Some(HardFilter::Availability)
         } else if p.km > f64::from(ctx.limit_km(c.max_km, &self.request.filters)) {
             Some(HardFilter::Distance)
@@ -485,7 +508,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
             return Ok(());
         }
         if !self.count {
-            if !ctx.is_available(p.vrow.hours, p.crow.listed, p.facts.employment) {
+            if !p.is_available(ctx) {
                 return Ok(());
             }
             if self.request.only_congrua && !self.is_congrua(&p) {
@@ -768,6 +791,12 @@ pub fn match_vacancies(
     }
     let reach = f64::from(ctx.distance_limit(candidate, &request.filters));
     let facts = facts(state, candidate);
+    let person = Person {
+        candidate,
+        row: crow,
+        facts,
+        committed_until: state.committed_until_at(slot),
+    };
     let within = comuni_within(ctx, origin, reach);
     let index = state.listable();
     let levels = index.level_counts();
@@ -782,16 +811,14 @@ pub fn match_vacancies(
         for &(comune, km) in &within {
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
-                    if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km)
-                    {
+                    if let Some(pair) = Pair::with_vacancy(state, slot, &person, km) {
                         lister.consider(slot, &pair.vacancy.id, pair)?;
                     }
                 }
             }
         }
     } else {
-        let person = (candidate, crow, facts);
-        visit_vacancies_best_first(&mut lister, state, person, &within, &levels)?;
+        visit_vacancies_best_first(&mut lister, state, &person, &within, &levels)?;
     }
     let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)))?;
     list.considered = considered;
@@ -804,14 +831,14 @@ pub fn match_vacancies(
 fn visit_vacancies_best_first<'s>(
     lister: &mut Lister<'_, '_, 's>,
     state: &'s State,
-    (candidate, crow, facts): (&'s Candidate, &'s CandidateRow, CandidateFacts<'s>),
+    person: &Person<'s>,
     within: &[(&str, f64)],
     levels: &[u8],
 ) -> Result<(), MatchError> {
     let ctx = lister.ctx;
     let index = state.listable();
     // The person's distinct prefixes at each depth (the empty one at 0).
-    let p = &candidate.profile;
+    let p = &person.candidate.profile;
     let codes: Vec<&str> = p
         .desired_professions
         .iter()
@@ -868,7 +895,7 @@ fn visit_vacancies_best_first<'s>(
                 if deeper.iter().any(|d| d.contains(slot)) {
                     continue;
                 }
-                if let Some(pair) = Pair::with_vacancy(state, slot, candidate, crow, facts, km) {
+                if let Some(pair) = Pair::with_vacancy(state, slot, person, km) {
                     lister.consider(slot, &pair.vacancy.id, pair)?;
                 }
             }

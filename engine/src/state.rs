@@ -62,8 +62,23 @@ impl Counters {
 /// per candidate, which was 45 % of a preselection list.
 type SlotMap<V> = IndexMap<String, V, foldhash::fast::RandomState>;
 
-/// No employment record (in `employment_slot`).
+/// No employment record (in [`Link::employment`]).
 const NO_SLOT: u32 = u32::MAX;
+
+/// What a list reads beside a candidate's row, by candidate slot, in one
+/// place: a list judges tens of thousands of candidates, and each separate
+/// array was a cache miss per candidate.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// The slot of their employment record, or [`NO_SLOT`].
+    employment: u32,
+    /// [`EmploymentRecord::committed_until`] of that record (`Day::MIN`
+    /// without one): after it the worker is free, and a list need not read
+    /// the record.
+    committed_until: Day,
+    /// Their L.68/99 category.
+    protected: ProtectedCategory,
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
@@ -87,13 +102,11 @@ pub struct State {
     /// Candidate slots by domicile comune, ascending.
     #[serde(skip)]
     candidates_by_comune: HashMap<String, Vec<u32>>,
-    /// By candidate slot: the slot of their employment record, or
-    /// `NO_SLOT`; and their L.68/99 category. Read once per candidate by a
-    /// list, so kept beside the slot rather than looked up by id.
+    /// By candidate slot: their employment record's slot and horizon, and
+    /// their L.68/99 category. Read once per candidate by a list, so kept
+    /// beside the slot rather than looked up by id.
     #[serde(skip)]
-    employment_slot: Vec<u32>,
-    #[serde(skip)]
-    protected_slot: Vec<ProtectedCategory>,
+    links: Vec<Link>,
     /// Largest stated mobility limit (km, 0 = unstated) of anyone who has
     /// lived in each comune: a list skips comuni no resident could travel
     /// from. Never lowered, so it can only over-include.
@@ -176,8 +189,7 @@ impl State {
     pub fn rebuild_indexes(&mut self) {
         self.candidates_by_comune.clear();
         self.mobility_by_comune.clear();
-        self.employment_slot.clear();
-        self.protected_slot.clear();
+        self.links.clear();
         self.professions.clear();
         self.rows.clear();
         for (slot, c) in self.candidates.values().enumerate() {
@@ -188,13 +200,8 @@ impl State {
                 .entry(c.profile.domicile_comune.clone())
                 .or_default()
                 .push(slot as u32);
-            self.employment_slot.push(
-                self.employment
-                    .get_index_of(&c.person)
-                    .map_or(NO_SLOT, |e| e as u32),
-            );
-            self.protected_slot
-                .push(self.protected.get(&c.id).copied().unwrap_or_default());
+            let protected = self.protected.get(&c.id).copied().unwrap_or_default();
+            self.links.push(self.link_of(&c.person, protected));
             let m = self
                 .mobility_by_comune
                 .entry(c.profile.domicile_comune.clone())
@@ -454,12 +461,12 @@ impl State {
     ) -> Option<(&Candidate, Option<&EmploymentRecord>, ProtectedCategory)> {
         let slot = slot as usize;
         let (_, candidate) = self.candidates.get_index(slot)?;
-        let employment = match self.employment_slot.get(slot) {
-            Some(&e) if e != NO_SLOT => self.employment.get_index(e as usize).map(|(_, r)| r),
-            _ => None,
+        let link = self.links.get(slot)?;
+        let employment = match link.employment {
+            NO_SLOT => None,
+            e => self.employment.get_index(e as usize).map(|(_, r)| r),
         };
-        let protected = self.protected_slot.get(slot).copied().unwrap_or_default();
-        Some((candidate, employment, protected))
+        Some((candidate, employment, link.protected))
     }
 
     /// The slot of a candidate id.
@@ -570,19 +577,17 @@ impl State {
                 let before = self.unindex_hires(person);
                 let entry = self.employment.entry(person.clone());
                 let created = matches!(entry, indexmap::map::Entry::Vacant(_));
-                let slot = entry.index();
                 let record = entry.or_default();
                 let result = record.record(co.clone());
                 let kept = !record.notices().is_empty() || result.is_ok();
-                if created {
-                    if kept {
-                        self.link_employment(person, slot);
-                    } else {
-                        // A refused first notice must not leave an empty
-                        // record behind: an invalid CO changes nothing. It
-                        // is the last entry, so no other slot moves.
-                        self.employment.pop();
-                    }
+                if kept {
+                    // Its slot when it is new, its horizon either way.
+                    self.link_employment(person);
+                } else if created {
+                    // A refused first notice must not leave an empty record
+                    // behind: an invalid CO changes nothing. It is the last
+                    // entry, so no other slot moves.
+                    self.employment.pop();
                 }
                 let after = self.index_hires(person);
                 let mut keys: Vec<FillKey> = before.into_iter().chain(after).collect();
@@ -708,7 +713,9 @@ impl State {
 
     /// Points a newly recorded worker's candidate, if registered, at the
     /// worker's employment record.
-    fn link_employment(&mut self, person: &str, employment: usize) {
+    /// Points the candidate of `person` (if registered) at their employment
+    /// record again, after it was created or changed.
+    fn link_employment(&mut self, person: &str) {
         let Some(candidate) = self
             .person_to_candidate
             .get(person)
@@ -716,9 +723,37 @@ impl State {
         else {
             return;
         };
-        if let Some(e) = self.employment_slot.get_mut(candidate) {
-            *e = employment as u32;
+        let Some(protected) = self.links.get(candidate).map(|l| l.protected) else {
+            return;
+        };
+        let link = self.link_of(person, protected);
+        self.links[candidate] = link;
+    }
+
+    /// The link of a candidate who is `person`, from their employment
+    /// record as it is now.
+    fn link_of(&self, person: &str, protected: ProtectedCategory) -> Link {
+        match self.employment.get_full(person) {
+            Some((slot, _, record)) => Link {
+                employment: slot as u32,
+                committed_until: record.committed_until().unwrap_or(Day::MIN),
+                protected,
+            },
+            None => Link {
+                employment: NO_SLOT,
+                committed_until: Day::MIN,
+                protected,
+            },
         }
+    }
+
+    /// The last day on which the candidate at `slot` has a contract that is
+    /// not over ([`EmploymentRecord::committed_until`]); `Day::MIN` when
+    /// they have none. Lists read no employment record after it.
+    pub fn committed_until_at(&self, slot: u32) -> Day {
+        self.links
+            .get(slot as usize)
+            .map_or(Day::MIN, |l| l.committed_until)
     }
 
     /// Rewrites the compact row of a vacancy after a change.
@@ -799,12 +834,8 @@ impl State {
                         updated_at_ms: at,
                     },
                 );
-                self.employment_slot.push(
-                    self.employment
-                        .get_index_of(person)
-                        .map_or(NO_SLOT, |e| e as u32),
-                );
-                self.protected_slot.push(*protected_category);
+                let link = self.link_of(person, *protected_category);
+                self.links.push(link);
                 self.professions
                     .insert(slot as u32, &profile.domicile_comune, profile);
                 self.index_candidate(

@@ -337,3 +337,33 @@ fn a_list_judges_every_pair_as_its_explanation_does() {
         assert!(listed > 500, "only {listed} pairs listed");
     });
 }
+
+/// A list reads no employment record of a worker whose contracts are all
+/// over, from a horizon the fold keeps by candidate slot: after every kind
+/// of CO folded (hires, extensions, transformations, cessazioni,
+/// corrections) and after a restore, it must be the record's own.
+#[test]
+fn the_fold_keeps_every_workers_horizon_of_their_record() {
+    let reference = ReferenceData::embedded().unwrap();
+    let (state, today) = world(&reference);
+    let check = |state: &State| {
+        let mut employed = 0;
+        let mut committed_today = 0;
+        for candidate in state.candidates() {
+            let slot = state.candidate_slot(&candidate.id).unwrap();
+            let record = state.employment_of(candidate);
+            let want = record
+                .and_then(|r| r.committed_until())
+                .unwrap_or(i32::MIN);
+            assert_eq!(state.committed_until_at(slot), want, "{}", candidate.id);
+            employed += usize::from(record.is_some());
+            committed_today += usize::from(want >= today);
+        }
+        // Otherwise the world would test nothing.
+        assert!(employed > 500 && committed_today > 100, "{employed} {committed_today}");
+    };
+    check(&state);
+    let mut restored = state.clone();
+    restored.rebuild_indexes();
+    check(&restored);
+}
