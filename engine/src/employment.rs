@@ -85,7 +85,9 @@ impl EmploymentRecord {
             .iter()
             .map(|c| {
                 let end = c.end_day.unwrap_or(Day::MAX);
-                c.ceased.as_ref().map_or(end, |(ceased, _)| end.min(*ceased))
+                c.ceased
+                    .as_ref()
+                    .map_or(end, |(ceased, _)| end.min(*ceased))
             })
             .max()
     }

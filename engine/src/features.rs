@@ -129,10 +129,15 @@ pub struct CandidateRow {
     pub groups: u8,
     pub did_day: Day,
     pub cpi: u32,
-    /// Desired and practised professions, each as its prefix ids.
-    professions: Box<[Box<[u32]>]>,
-    /// (prefix ids of the profession, months), per experience.
-    experience: Box<[(Box<[u32]>, u32)]>,
+    /// The prefix ids of the desired professions, then of the practised
+    /// ones (one per experience), `width` ids each (a shorter code padded
+    /// with [`ABSENT`]); then the months of each experience. One allocation:
+    /// every pair a list bounds reads it, and a box per code was a cache
+    /// miss per code.
+    codes: Box<[u32]>,
+    width: u8,
+    desired: u16,
+    practised: u16,
     /// (skill id, certified), sorted by id; a skill both declared and
     /// certified counts as certified.
     skills: Box<[(u32, bool)]>,
@@ -182,6 +187,24 @@ impl CandidateRow {
                 _ => deduped.push((id, certified)),
             }
         }
+        let prefixes: Vec<Box<[u32]>> = p
+            .desired_professions
+            .iter()
+            .chain(p.experience.iter().map(|e| &e.profession_code))
+            .map(|code| code_prefixes(ids, code))
+            .collect();
+        let width = prefixes.iter().map(|c| c.len()).max().unwrap_or(0);
+        let mut codes: Vec<u32> = Vec::with_capacity(prefixes.len() * width + p.experience.len());
+        for code in &prefixes {
+            codes.extend(code.iter().copied());
+            codes.extend(std::iter::repeat_n(ABSENT, width - code.len()));
+        }
+        codes.extend(p.experience.iter().map(|e| e.months));
+        // A profile has a few professions; a count beyond these types is
+        // impossible, and would only shorten what the row holds.
+        let width = u8::try_from(width).unwrap_or(u8::MAX);
+        let desired = u16::try_from(p.desired_professions.len()).unwrap_or(u16::MAX);
+        let practised = u16::try_from(p.experience.len()).unwrap_or(u16::MAX);
         CandidateRow {
             listed: candidate.available && !candidate.withdrawn,
             max_km: p.max_distance_km,
@@ -198,17 +221,10 @@ impl CandidateRow {
             groups: target_groups(candidate),
             did_day: candidate.did_day,
             cpi: ids.intern_word(&p.cpi_code),
-            professions: p
-                .desired_professions
-                .iter()
-                .chain(p.experience.iter().map(|e| &e.profession_code))
-                .map(|code| code_prefixes(ids, code))
-                .collect(),
-            experience: p
-                .experience
-                .iter()
-                .map(|e| (code_prefixes(ids, &e.profession_code), e.months))
-                .collect(),
+            codes: codes.into(),
+            width,
+            desired,
+            practised,
             skills: deduped.into(),
             languages: languages(ids, &p.languages),
             licences: p
@@ -217,6 +233,22 @@ impl CandidateRow {
                 .map(|l| ids.intern_word(l))
                 .collect(),
         }
+    }
+
+    /// The prefix ids of each desired, then practised, profession (padded).
+    fn professions(&self) -> std::slice::ChunksExact<'_, u32> {
+        let width = usize::from(self.width).max(1);
+        let n = (usize::from(self.desired) + usize::from(self.practised)) * usize::from(self.width);
+        self.codes[..n.min(self.codes.len())].chunks_exact(width)
+    }
+
+    /// (prefix ids of the profession, months), per experience.
+    fn experience(&self) -> impl Iterator<Item = (&[u32], u32)> {
+        let n = (usize::from(self.desired) + usize::from(self.practised)) * usize::from(self.width);
+        let months = self.codes.get(n..).unwrap_or_default();
+        self.professions()
+            .skip(usize::from(self.desired))
+            .zip(months.iter().copied())
     }
 
     pub fn accepts(&self, contract: ContractType) -> bool {
@@ -299,8 +331,7 @@ pub fn pair_rows(vacancy: &Vacancy, candidate: &Candidate) -> (VacancyRow, Candi
 /// Levels of the vacancy's code that the candidate's closest desired or
 /// practised profession shares from the top.
 pub fn shared_levels(v: &VacancyRow, c: &CandidateRow) -> usize {
-    c.professions
-        .iter()
+    c.professions()
         .map(|code| {
             v.profession
                 .iter()
@@ -338,10 +369,9 @@ pub fn relevant_months(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow)
     let Some(&wanted) = v.profession.get(depth - 1) else {
         return 0;
     };
-    c.experience
-        .iter()
+    c.experience()
         .filter(|(code, _)| code.get(depth - 1).copied().unwrap_or(ABSENT) == wanted)
-        .map(|(_, months)| *months)
+        .map(|(_, months)| months)
         .sum()
 }
 

@@ -290,12 +290,7 @@ impl<'s> Pair<'s> {
     }
 
     /// The pair of the vacancy at `slot` with `candidate`.
-    fn with_vacancy(
-        state: &'s State,
-        slot: u32,
-        person: &Person<'s>,
-        km: f64,
-    ) -> Option<Pair<'s>> {
+    fn with_vacancy(state: &'s State, slot: u32, person: &Person<'s>, km: f64) -> Option<Pair<'s>> {
         Some(Pair {
             vacancy: state.vacancy_at(slot)?,
             vrow: state.vacancy_row_at(slot)?,
@@ -485,7 +480,17 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     /// failing one is counted. Otherwise order cannot change what is kept,
     /// so the costly checks (the employment record, offerta congrua) wait
     /// until the pair's bound shows it could be kept.
-    fn consider(&mut self, slot: u32, id: &'s str, p: Pair<'s>) -> Result<(), MatchError> {
+    /// `depth` is the pair's [`features::shared_levels`] when the caller
+    /// knows it: a group's members share exactly its depth, and not
+    /// reading the professions of a pair the bound leaves out spares a
+    /// cache miss on most of them.
+    fn consider(
+        &mut self,
+        slot: u32,
+        id: &'s str,
+        p: Pair<'s>,
+        depth: Option<usize>,
+    ) -> Result<(), MatchError> {
         self.list.visited += 1;
         if self.count {
             if let Some(failed) = self.first_failing(&p) {
@@ -500,7 +505,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
             return Ok(());
         }
         let ctx = self.ctx;
-        let depth = features::shared_levels(p.vrow, p.crow);
+        let depth = depth.unwrap_or_else(|| features::shared_levels(p.vrow, p.crow));
         let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.ceiling);
         let boost = ctx.boost_total(p.crow);
         if !self.could_reach(sims.score(ctx.config) + boost) {
@@ -656,7 +661,7 @@ pub fn match_candidates(
         for (comune, km) in reachable {
             for &slot in state.resident_slots(comune) {
                 if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-                    lister.consider(slot, &pair.candidate.id, pair)?;
+                    lister.consider(slot, &pair.candidate.id, pair, None)?;
                 }
             }
         }
@@ -757,7 +762,7 @@ fn visit_best_first<'s>(
                     continue;
                 }
                 if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-                    lister.consider(slot, &pair.candidate.id, pair)?;
+                    lister.consider(slot, &pair.candidate.id, pair, Some(group.depth))?;
                 }
             }
         }
@@ -812,7 +817,7 @@ pub fn match_vacancies(
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
                     if let Some(pair) = Pair::with_vacancy(state, slot, &person, km) {
-                        lister.consider(slot, &pair.vacancy.id, pair)?;
+                        lister.consider(slot, &pair.vacancy.id, pair, None)?;
                     }
                 }
             }
@@ -896,7 +901,7 @@ fn visit_vacancies_best_first<'s>(
                     continue;
                 }
                 if let Some(pair) = Pair::with_vacancy(state, slot, person, km) {
-                    lister.consider(slot, &pair.vacancy.id, pair)?;
+                    lister.consider(slot, &pair.vacancy.id, pair, Some(group.depth))?;
                 }
             }
         }

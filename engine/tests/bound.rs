@@ -352,15 +352,16 @@ fn the_fold_keeps_every_workers_horizon_of_their_record() {
         for candidate in state.candidates() {
             let slot = state.candidate_slot(&candidate.id).unwrap();
             let record = state.employment_of(candidate);
-            let want = record
-                .and_then(|r| r.committed_until())
-                .unwrap_or(i32::MIN);
+            let want = record.and_then(|r| r.committed_until()).unwrap_or(i32::MIN);
             assert_eq!(state.committed_until_at(slot), want, "{}", candidate.id);
             employed += usize::from(record.is_some());
             committed_today += usize::from(want >= today);
         }
         // Otherwise the world would test nothing.
-        assert!(employed > 500 && committed_today > 100, "{employed} {committed_today}");
+        assert!(
+            employed > 500 && committed_today > 100,
+            "{employed} {committed_today}"
+        );
     };
     check(&state);
     let mut restored = state.clone();
