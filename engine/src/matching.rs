@@ -24,13 +24,13 @@ use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
 use crate::features::{self, CandidateRow, VacancyRow};
-use crate::model::{Candidate, Day, Vacancy};
+use crate::model::{Candidate, ReservedQuota, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{
     contract_accepted, hours_fit, quota_fits, segments, CandidateFacts, Context, Contribution,
     Criterion, HardFilter, RequestFilters, Similarities,
 };
-use crate::state::State;
+use crate::state::{Link, State};
 use crate::text::{TextError, TextRelevance};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -252,16 +252,17 @@ fn comuni_within<'r>(ctx: &'r Context<'_>, origin: &str, km: f64) -> Vec<(&'r st
 }
 
 /// One pair as a list judges it: both sides with their compact rows and
-/// the road distance.
+/// the road distance. It holds references only: what it points at is read
+/// when a check needs it (a list visits tens of thousands of pairs, and
+/// each memory line first read costs more than the check).
 #[derive(Clone, Copy)]
 struct Pair<'p> {
+    state: &'p State,
     vacancy: &'p Vacancy,
     vrow: &'p VacancyRow,
     candidate: &'p Candidate,
     crow: &'p CandidateRow,
-    facts: CandidateFacts<'p>,
-    /// [`State::committed_until_at`] of the candidate.
-    committed_until: Day,
+    link: &'p Link,
     km: f64,
 }
 
@@ -274,32 +275,59 @@ impl<'s> Pair<'s> {
         slot: u32,
         km: f64,
     ) -> Option<Pair<'s>> {
-        let (candidate, employment, protected) = state.candidate_at(slot)?;
         Some(Pair {
+            state,
             vacancy,
             vrow,
-            candidate,
+            candidate: state.candidate_at_slot(slot)?,
             crow: state.row_at(slot)?,
-            facts: CandidateFacts {
-                employment,
-                protected,
-            },
-            committed_until: state.committed_until_at(slot),
+            link: state.link_at(slot)?,
             km,
         })
     }
 
-    /// The pair of the vacancy at `slot` with `candidate`.
+    /// The pair of the vacancy at `slot` with `person`.
     fn with_vacancy(state: &'s State, slot: u32, person: &Person<'s>, km: f64) -> Option<Pair<'s>> {
         Some(Pair {
+            state,
             vacancy: state.vacancy_at(slot)?,
             vrow: state.vacancy_row_at(slot)?,
             candidate: person.candidate,
             crow: person.row,
-            facts: person.facts,
-            committed_until: person.committed_until,
+            link: person.link,
             km,
         })
+    }
+
+    fn candidate_id(&self) -> &'s str {
+        &self.candidate.id
+    }
+
+    fn vacancy_id(&self) -> &'s str {
+        &self.vacancy.id
+    }
+
+    fn facts(&self) -> CandidateFacts<'s> {
+        CandidateFacts {
+            employment: self.state.employment_of_link(self.link),
+            protected: self.link.protected(),
+        }
+    }
+
+    /// Whether the vacancy's reserved quota admits the candidate, reading
+    /// their category only when the vacancy has a quota (most have none).
+    fn quota_fits(&self) -> bool {
+        self.vrow.quota == ReservedQuota::None || quota_fits(self.vrow.quota, self.link.protected())
+    }
+
+    /// [`Context::is_available`] of the pair, without reading the
+    /// employment record of a worker whose every contract is over by the
+    /// day judged (most of the register): such a worker is free.
+    fn is_available(&self, ctx: &Context<'_>) -> bool {
+        if self.link.committed_until() < ctx.today {
+            return self.crow.listed;
+        }
+        ctx.is_available(self.vrow.hours, self.crow.listed, self.facts().employment)
     }
 }
 
@@ -308,20 +336,7 @@ impl<'s> Pair<'s> {
 struct Person<'s> {
     candidate: &'s Candidate,
     row: &'s CandidateRow,
-    facts: CandidateFacts<'s>,
-    committed_until: Day,
-}
-
-impl Pair<'_> {
-    /// [`Context::is_available`] of the pair, without reading the
-    /// employment record of a worker whose every contract is over by the
-    /// day judged (most of the register): such a worker is free.
-    fn is_available(&self, ctx: &Context<'_>) -> bool {
-        if self.committed_until < ctx.today {
-            return self.crow.listed;
-        }
-        ctx.is_available(self.vrow.hours, self.crow.listed, self.facts.employment)
-    }
+    link: &'s Link,
 }
 
 /// Pairs waiting for their text relevance are scored once this many have
@@ -338,9 +353,8 @@ const TEXT_BATCH_BEFORE_GROUP: usize = 64;
 /// A pair whose score, with text at its ceiling, could reach the list: it
 /// waits for its text relevance.
 struct Pending<'s> {
-    /// The ranked side's slot and id.
+    /// The ranked side's slot.
     slot: u32,
-    id: &'s str,
     pair: Pair<'s>,
     /// Its similarities, text at its ceiling.
     sims: Similarities,
@@ -353,6 +367,8 @@ struct Pending<'s> {
 struct Lister<'a, 'c, 's> {
     ctx: &'a Context<'c>,
     request: &'a ListRequest,
+    /// The id of the side being ranked, read only for the pairs offered.
+    id_of: fn(&Pair<'s>) -> &'s str,
     text: &'a mut dyn TextRelevance,
     /// The text relevance no pair can exceed: what bounds assume.
     ceiling: f64,
@@ -376,12 +392,14 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         ctx: &'a Context<'c>,
         state: &State,
         request: &'a ListRequest,
+        id_of: fn(&Pair<'s>) -> &'s str,
         text: &'a mut dyn TextRelevance,
         count: bool,
     ) -> Self {
         Self {
             ctx,
             request,
+            id_of,
             ceiling: text.ceiling().clamp(0.0, 1.0),
             text,
             pending: Vec::with_capacity(TEXT_BATCH),
@@ -415,7 +433,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
             Some(HardFilter::Contract)
         } else if !hours_fit(v, c) {
             Some(HardFilter::Hours)
-        } else if !quota_fits(v.quota, p.facts.protected) {
+        } else if !p.quota_fits() {
             Some(HardFilter::ReservedQuota)
         } else if !self.cpi.is_empty() && !self.cpi.contains(&c.cpi) {
             Some(HardFilter::Cpi)
@@ -434,13 +452,13 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
             && p.km <= f64::from(self.ctx.limit_km(c.max_km, &self.request.filters))
             && contract_accepted(v, c)
             && hours_fit(v, c)
-            && quota_fits(v.quota, p.facts.protected)
+            && p.quota_fits()
             && (self.cpi.is_empty() || self.cpi.contains(&c.cpi))
     }
 
     fn is_congrua(&self, p: &Pair<'_>) -> bool {
         self.ctx
-            .congruity(p.vacancy, p.candidate, p.facts, p.km)
+            .congruity(p.vacancy, p.candidate, p.facts(), p.km)
             .is_some_and(|c| c.congrua)
     }
 
@@ -484,13 +502,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     /// knows it: a group's members share exactly its depth, and not
     /// reading the professions of a pair the bound leaves out spares a
     /// cache miss on most of them.
-    fn consider(
-        &mut self,
-        slot: u32,
-        id: &'s str,
-        p: Pair<'s>,
-        depth: Option<usize>,
-    ) -> Result<(), MatchError> {
+    fn consider(&mut self, slot: u32, p: Pair<'s>, depth: Option<usize>) -> Result<(), MatchError> {
         self.list.visited += 1;
         if self.count {
             if let Some(failed) = self.first_failing(&p) {
@@ -532,7 +544,6 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         self.lower.offer(without_text.score(ctx.config) + boost);
         self.pending.push(Pending {
             slot,
-            id,
             pair: p,
             sims,
             boost,
@@ -558,7 +569,8 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
             w.sims.0[Criterion::Text as usize] = text;
             let score = w.sims.score(ctx.config) + w.boost;
             if score >= self.request.min_score {
-                self.top.offer(score, w.id, w.pair.km, text);
+                self.top
+                    .offer(score, (self.id_of)(&w.pair), w.pair.km, text);
             }
         }
         self.pending.clear();
@@ -643,7 +655,14 @@ pub fn match_candidates(
         .iter()
         .map(|(comune, _)| state.candidate_count_in(comune) as u64)
         .sum();
-    let mut lister = Lister::new(ctx, state, request, text, request.count_exclusions);
+    let mut lister = Lister::new(
+        ctx,
+        state,
+        request,
+        Pair::candidate_id,
+        text,
+        request.count_exclusions,
+    );
     let default_km = ctx.config.distance.default_max_km;
     // Nobody in such a comune could travel this far: they are all excluded
     // by distance without being visited (one who would also fail an
@@ -661,7 +680,7 @@ pub fn match_candidates(
         for (comune, km) in reachable {
             for &slot in state.resident_slots(comune) {
                 if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-                    lister.consider(slot, &pair.candidate.id, pair, None)?;
+                    lister.consider(slot, pair, None)?;
                 }
             }
         }
@@ -762,7 +781,7 @@ fn visit_best_first<'s>(
                     continue;
                 }
                 if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
-                    lister.consider(slot, &pair.candidate.id, pair, Some(group.depth))?;
+                    lister.consider(slot, pair, Some(group.depth))?;
                 }
             }
         }
@@ -799,8 +818,7 @@ pub fn match_vacancies(
     let person = Person {
         candidate,
         row: crow,
-        facts,
-        committed_until: state.committed_until_at(slot),
+        link: state.link_at(slot).ok_or_else(unknown)?,
     };
     let within = comuni_within(ctx, origin, reach);
     let index = state.listable();
@@ -811,13 +829,20 @@ pub fn match_vacancies(
         .filter_map(|(comune, l)| index.get(l, "", comune))
         .map(|m| m.len())
         .sum();
-    let mut lister = Lister::new(ctx, state, request, text, request.count_exclusions);
+    let mut lister = Lister::new(
+        ctx,
+        state,
+        request,
+        Pair::vacancy_id,
+        text,
+        request.count_exclusions,
+    );
     if request.count_exclusions {
         for &(comune, km) in &within {
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
                     if let Some(pair) = Pair::with_vacancy(state, slot, &person, km) {
-                        lister.consider(slot, &pair.vacancy.id, pair, None)?;
+                        lister.consider(slot, pair, None)?;
                     }
                 }
             }
@@ -901,7 +926,7 @@ fn visit_vacancies_best_first<'s>(
                     continue;
                 }
                 if let Some(pair) = Pair::with_vacancy(state, slot, person, km) {
-                    lister.consider(slot, &pair.vacancy.id, pair, Some(group.depth))?;
+                    lister.consider(slot, pair, Some(group.depth))?;
                 }
             }
         }

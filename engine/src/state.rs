@@ -65,11 +65,22 @@ type SlotMap<V> = IndexMap<String, V, foldhash::fast::RandomState>;
 /// No employment record (in [`Link::employment`]).
 const NO_SLOT: u32 = u32::MAX;
 
+impl Link {
+    /// See [`State::committed_until_at`].
+    pub fn committed_until(&self) -> Day {
+        self.committed_until
+    }
+
+    pub fn protected(&self) -> ProtectedCategory {
+        self.protected
+    }
+}
+
 /// What a list reads beside a candidate's row, by candidate slot, in one
 /// place: a list judges tens of thousands of candidates, and each separate
 /// array was a cache miss per candidate.
 #[derive(Debug, Clone, Copy)]
-struct Link {
+pub struct Link {
     /// The slot of their employment record, or [`NO_SLOT`].
     employment: u32,
     /// [`EmploymentRecord::committed_until`] of that record (`Day::MIN`
@@ -453,6 +464,11 @@ impl State {
             .map_or(&[], Vec::as_slice)
     }
 
+    /// A candidate by slot.
+    pub fn candidate_at_slot(&self, slot: u32) -> Option<&Candidate> {
+        self.candidates.get_index(slot as usize).map(|(_, c)| c)
+    }
+
     /// A candidate by slot with what a list reads beside it (employment
     /// record, L.68/99 category): no lookup by id.
     pub fn candidate_at(
@@ -754,6 +770,20 @@ impl State {
         self.links
             .get(slot as usize)
             .map_or(Day::MIN, |l| l.committed_until)
+    }
+
+    /// What a list reads beside the row of the candidate at `slot`; a list
+    /// holds the reference and reads it only for the pairs that need it.
+    pub fn link_at(&self, slot: u32) -> Option<&Link> {
+        self.links.get(slot as usize)
+    }
+
+    /// The employment record a link points at.
+    pub fn employment_of_link(&self, link: &Link) -> Option<&EmploymentRecord> {
+        match link.employment {
+            NO_SLOT => None,
+            e => self.employment.get_index(e as usize).map(|(_, r)| r),
+        }
     }
 
     /// Rewrites the compact row of a vacancy after a change.
