@@ -490,14 +490,15 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         self.floor().is_some_and(|floor| bound >= floor)
     }
 
-    /// Filters and bounds one pair; `slot` and `id` are the side being
-    /// ranked. A pair that could still be kept waits for its text
-    /// relevance ([`Lister::score_pending`]).
+    /// Filters and bounds one pair; `slot` is the ranked side's. A pair
+    /// that could still be kept waits for its text relevance
+    /// ([`Lister::score_pending`]).
     ///
     /// Counting exclusions, the filters run in their order and the first
     /// failing one is counted. Otherwise order cannot change what is kept,
     /// so the costly checks (the employment record, offerta congrua) wait
     /// until the pair's bound shows it could be kept.
+    ///
     /// `depth` is the pair's [`features::shared_levels`] when the caller
     /// knows it: a group's members share exactly its depth, and not
     /// reading the professions of a pair the bound leaves out spares a
