@@ -277,6 +277,8 @@ pub struct VacancyRow {
     pub contract: ContractType,
     pub hours: u32,
     pub quota: ReservedQuota,
+    /// The last day of validity, 0 for none ([`crate::model::valid_on`]).
+    pub valid_until: Day,
 }
 
 impl VacancyRow {
@@ -302,6 +304,7 @@ impl VacancyRow {
             contract: v.contract_type,
             hours: v.hours_percent,
             quota: v.reserved_quota,
+            valid_until: v.valid_until_day,
         }
     }
 

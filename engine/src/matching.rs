@@ -24,7 +24,7 @@ use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
 use crate::features::{self, CandidateRow, VacancyRow};
-use crate::model::{Candidate, ReservedQuota, Vacancy};
+use crate::model::{valid_on, Candidate, Day, ReservedQuota, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{
     contract_accepted, hours_fit, quota_fits, segments, CandidateFacts, Context, Contribution,
@@ -263,15 +263,17 @@ struct Pair<'p> {
     candidate: &'p Candidate,
     crow: &'p CandidateRow,
     link: &'p Link,
+    /// Whether the vacancy is open on the day judged.
+    open: bool,
     km: f64,
 }
 
 impl<'s> Pair<'s> {
-    /// The pair of `vacancy` with the candidate at `slot`.
+    /// The pair of `vacancy` (open on the day judged or not, as `open`
+    /// says) with the candidate at `slot`.
     fn with_candidate(
         state: &'s State,
-        vacancy: &'s Vacancy,
-        vrow: &'s VacancyRow,
+        (vacancy, vrow, open): (&'s Vacancy, &'s VacancyRow, bool),
         slot: u32,
         km: f64,
     ) -> Option<Pair<'s>> {
@@ -282,19 +284,31 @@ impl<'s> Pair<'s> {
             candidate: state.candidate_at_slot(slot)?,
             crow: state.row_at(slot)?,
             link: state.link_at(slot)?,
+            open,
             km,
         })
     }
 
-    /// The pair of the vacancy at `slot` with `person`.
-    fn with_vacancy(state: &'s State, slot: u32, person: &Person<'s>, km: f64) -> Option<Pair<'s>> {
+    /// The pair of the listable vacancy at `slot` (from the fold's index of
+    /// listable vacancies, so open but for its validity) with `person`,
+    /// judged on `today`. The vacancy itself is not read: a list of
+    /// vacancies visits thousands, each a cache miss.
+    fn with_vacancy(
+        state: &'s State,
+        slot: u32,
+        person: &Person<'s>,
+        km: f64,
+        today: Day,
+    ) -> Option<Pair<'s>> {
+        let vrow = state.vacancy_row_at(slot)?;
         Some(Pair {
             state,
             vacancy: state.vacancy_at(slot)?,
-            vrow: state.vacancy_row_at(slot)?,
+            vrow,
             candidate: person.candidate,
             crow: person.row,
             link: person.link,
+            open: valid_on(vrow.valid_until, today),
             km,
         })
     }
@@ -423,7 +437,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     fn first_failing(&self, p: &Pair<'_>) -> Option<HardFilter> {
         let ctx = self.ctx;
         let (v, c) = (p.vrow, p.crow);
-        if !p.vacancy.is_open_on(ctx.today) {
+        if !p.open {
             Some(HardFilter::VacancyOpen)
         } else if !p.is_available(ctx) {
             Some(HardFilter::Availability)
@@ -448,7 +462,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     fn passes_row_filters(&self, p: &Pair<'_>) -> bool {
         let (v, c) = (p.vrow, p.crow);
         c.listed
-            && p.vacancy.is_open_on(self.ctx.today)
+            && p.open
             && p.km <= f64::from(self.ctx.limit_km(c.max_km, &self.request.filters))
             && contract_accepted(v, c)
             && hours_fit(v, c)
@@ -643,6 +657,7 @@ pub fn match_candidates(
     let slot = state.vacancy_slot(vacancy_id).ok_or_else(unknown)?;
     let vacancy = state.vacancy_at(slot).ok_or_else(unknown)?;
     let vrow = state.vacancy_row_at(slot).ok_or_else(unknown)?;
+    let open = vacancy.is_open_on(ctx.today);
     let origin = &vacancy.spec.workplace_comune;
     if ctx.reference.comune(origin).is_none() {
         return Err(MatchError::UnknownComune(origin.clone()));
@@ -680,7 +695,7 @@ pub fn match_candidates(
     if request.count_exclusions {
         for (comune, km) in reachable {
             for &slot in state.resident_slots(comune) {
-                if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
+                if let Some(pair) = Pair::with_candidate(state, (vacancy, vrow, open), slot, km) {
                     lister.consider(slot, pair, None)?;
                 }
             }
@@ -739,6 +754,7 @@ fn visit_best_first<'s>(
     reachable: &[(&str, f64)],
 ) -> Result<(), MatchError> {
     let ctx = lister.ctx;
+    let open = vacancy.is_open_on(ctx.today);
     let code = vacancy.spec.profession_code.as_str();
     let levels = segments(code);
     let prefix: Vec<&str> = prefixes(code).collect();
@@ -781,7 +797,7 @@ fn visit_best_first<'s>(
                 if deeper.is_some_and(|d| d.contains(slot)) {
                     continue;
                 }
-                if let Some(pair) = Pair::with_candidate(state, vacancy, vrow, slot, km) {
+                if let Some(pair) = Pair::with_candidate(state, (vacancy, vrow, open), slot, km) {
                     lister.consider(slot, pair, Some(group.depth))?;
                 }
             }
@@ -842,7 +858,7 @@ pub fn match_vacancies(
         for &(comune, km) in &within {
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
-                    if let Some(pair) = Pair::with_vacancy(state, slot, &person, km) {
+                    if let Some(pair) = Pair::with_vacancy(state, slot, &person, km, ctx.today) {
                         lister.consider(slot, pair, None)?;
                     }
                 }
@@ -926,7 +942,7 @@ fn visit_vacancies_best_first<'s>(
                 if deeper.iter().any(|d| d.contains(slot)) {
                     continue;
                 }
-                if let Some(pair) = Pair::with_vacancy(state, slot, person, km) {
+                if let Some(pair) = Pair::with_vacancy(state, slot, person, km, ctx.today) {
                     lister.consider(slot, pair, Some(group.depth))?;
                 }
             }

@@ -265,10 +265,20 @@ impl Vacancy {
 
     /// Open, with positions left and within its validity window on `today`.
     pub fn is_open_on(&self, today: Day) -> bool {
-        self.status == VacancyStatus::Open
-            && self.open_positions() > 0
-            && (self.spec.valid_until_day == 0 || self.spec.valid_until_day >= today)
+        self.is_listable() && valid_on(self.spec.valid_until_day, today)
     }
+
+    /// Open with a position left: what the fold's index of listable
+    /// vacancies holds (validity, which depends on the day judged, aside).
+    pub fn is_listable(&self) -> bool {
+        self.status == VacancyStatus::Open && self.open_positions() > 0
+    }
+}
+
+/// Whether a vacancy valid until `valid_until` (0: no end date) is still
+/// valid on `today`.
+pub fn valid_on(valid_until: Day, today: Day) -> bool {
+    valid_until == 0 || valid_until >= today
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

@@ -265,7 +265,7 @@ impl State {
         let Some((_, v)) = self.vacancies.get_index(slot) else {
             return;
         };
-        let listing = (v.status == VacancyStatus::Open && v.open_positions() > 0).then_some((
+        let listing = v.is_listable().then_some((
             v.spec.profession_code.as_str(),
             v.spec.workplace_comune.as_str(),
         ));

@@ -368,3 +368,35 @@ fn the_fold_keeps_every_workers_horizon_of_their_record() {
     restored.rebuild_indexes();
     check(&restored);
 }
+
+/// A list of vacancies trusts the fold's index of listable vacancies for
+/// "open with a position left" and reads only validity from the row: the
+/// index must say exactly that of every vacancy, after closings, fillings
+/// by notified hires and restores.
+#[test]
+fn the_listable_index_is_every_vacancys_own_verdict() {
+    let reference = ReferenceData::embedded().unwrap();
+    let (state, _) = world(&reference);
+    let check = |state: &State| {
+        let (mut listed, mut not) = (0, 0);
+        for vacancy in state.vacancies() {
+            let slot = state.vacancy_slot(&vacancy.id).unwrap();
+            assert_eq!(
+                state.listable().is_listed(slot),
+                vacancy.is_listable(),
+                "{}",
+                vacancy.id
+            );
+            if vacancy.is_listable() {
+                listed += 1;
+            } else {
+                not += 1;
+            }
+        }
+        assert!(listed > 100 && not > 100, "{listed} listable, {not} not");
+    };
+    check(&state);
+    let mut restored = state.clone();
+    restored.rebuild_indexes();
+    check(&restored);
+}
