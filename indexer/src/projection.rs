@@ -187,9 +187,9 @@ impl ReadSide {
         vacancy: &Vacancy,
         config: &TextConfig,
     ) -> Result<DocScorer, ProjectionError> {
-        let text = vacancy_query_text(vacancy, &self.reference);
-        let words = analyse_query(&text, config.max_query_terms);
-        Ok(self.index.candidate_scorer(&words)?)
+        Ok(self
+            .index
+            .candidate_scorer(&self.vacancy_words(vacancy, config))?)
     }
 
     /// Open vacancies' text relevance to a candidate's profile, by slot.
@@ -198,8 +198,10 @@ impl ReadSide {
         candidate: &Candidate,
         config: &TextConfig,
     ) -> Result<DocScorer, ProjectionError> {
-        let text = candidate_query_text(candidate, &self.reference);
-        let words = analyse_query(&text, config.max_query_terms);
+        let words = analyse_query(
+            &candidate_query_text(candidate, &self.reference),
+            config.max_query_terms,
+        );
         Ok(self.index.vacancy_scorer(&words)?)
     }
 
@@ -211,9 +213,18 @@ impl ReadSide {
         config: &TextConfig,
         limit: usize,
     ) -> Result<HashMap<String, f64>, ProjectionError> {
-        let text = vacancy_query_text(vacancy, &self.reference);
-        let words = analyse_query(&text, config.max_query_terms);
-        Ok(self.index.best_candidates_by_text(&words, limit)?)
+        Ok(self
+            .index
+            .best_candidates_by_text(&self.vacancy_words(vacancy, config), limit)?)
+    }
+
+    /// The analysed words of a vacancy that its candidates' text relevance
+    /// is computed from.
+    fn vacancy_words(&self, vacancy: &Vacancy, config: &TextConfig) -> Vec<String> {
+        analyse_query(
+            &vacancy_query_text(vacancy, &self.reference),
+            config.max_query_terms,
+        )
     }
 }
 

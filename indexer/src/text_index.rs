@@ -211,9 +211,14 @@ impl LiveStats {
             return Ok(known.clone());
         }
         let term = Term::from_field_text(self.text, word);
-        let weight = Bm25Weight::for_terms(self, std::slice::from_ref(&term))?;
+        // One pass over the postings gives both the live document frequency
+        // (the weight's idf) and the best score: at a given field norm BM25
+        // grows with the term frequency, so the best is among the highest
+        // frequency seen at each of the 256 norms (the pair tantivy's block
+        // maxima keep, for the same reason).
         let mut infos = Vec::with_capacity(self.segments.len());
-        let mut best = 0.0f64;
+        let mut live = 0u64;
+        let mut highest = [0u32; 256];
         for (segment, (inverted, norms)) in
             self.searcher.segment_readers().iter().zip(&self.segments)
         {
@@ -225,14 +230,23 @@ impl LiveStats {
                 let mut doc = postings.doc();
                 while doc != TERMINATED {
                     if alive.is_none_or(|a| a.is_alive(doc)) {
-                        let score = weight.score(norms.fieldnorm_id(doc), postings.term_freq());
-                        best = best.max(f64::from(score));
+                        live += 1;
+                        let at = &mut highest[usize::from(norms.fieldnorm_id(doc))];
+                        *at = (*at).max(postings.term_freq());
                     }
                     doc = postings.advance();
                 }
             }
             infos.push(info);
         }
+        // What `Bm25Weight::for_terms` computes from these statistics.
+        let average = self.total_num_tokens(self.text)? as f32 / self.docs as f32;
+        let weight = Bm25Weight::for_one_term(live, self.docs, average);
+        let best = (0u8..=255)
+            .zip(highest)
+            .filter(|(_, tf)| *tf > 0)
+            .map(|(norm, tf)| f64::from(weight.score(norm, tf)))
+            .fold(0.0, f64::max);
         let stats = Arc::new(TermStats {
             weight,
             infos,
