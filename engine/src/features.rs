@@ -255,6 +255,11 @@ impl CandidateRow {
         self.contracts == 0 || self.contracts & contract_bit(contract) != 0
     }
 
+    /// The ids of the skills held, declared or certified.
+    pub fn skill_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.skills.iter().map(|s| s.0)
+    }
+
     fn skill(&self, id: u32) -> Option<bool> {
         self.skills
             .binary_search_by_key(&id, |s| s.0)

@@ -516,8 +516,16 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     /// `depth` is the pair's [`features::shared_levels`] when the caller
     /// knows it: a group's members share exactly its depth, and not
     /// reading the professions of a pair the bound leaves out spares a
-    /// cache miss on most of them.
-    fn consider(&mut self, slot: u32, p: Pair<'s>, depth: Option<usize>) -> Result<(), MatchError> {
+    /// cache miss on most of them. `skills` is a ceiling of the pair's
+    /// skills similarity: 0 for a group holding none of the vacancy's
+    /// skills, 1 otherwise.
+    fn consider(
+        &mut self,
+        slot: u32,
+        p: Pair<'s>,
+        depth: Option<usize>,
+        skills: f64,
+    ) -> Result<(), MatchError> {
         self.list.visited += 1;
         if self.count {
             if let Some(failed) = self.first_failing(&p) {
@@ -533,7 +541,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         }
         let ctx = self.ctx;
         let depth = depth.unwrap_or_else(|| features::shared_levels(p.vrow, p.crow));
-        let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.ceiling);
+        let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.ceiling, skills);
         let boost = ctx.boost_total(p.crow);
         if !self.could_reach(sims.score(ctx.config) + boost) {
             self.list.bounded += 1;
@@ -696,7 +704,7 @@ pub fn match_candidates(
         for (comune, km) in reachable {
             for &slot in state.resident_slots(comune) {
                 if let Some(pair) = Pair::with_candidate(state, (vacancy, vrow, open), slot, km) {
-                    lister.consider(slot, pair, None)?;
+                    lister.consider(slot, pair, None, 1.0)?;
                 }
             }
         }
@@ -712,11 +720,15 @@ pub fn match_candidates(
 }
 
 /// One group of a preselection list: the residents of `reachable[comune]`
-/// sharing exactly `depth` CP2011 levels with the vacancy.
+/// sharing exactly `depth` CP2011 levels with the vacancy and, when the
+/// vacancy names skills, holding one of them or not (`holders`).
 struct Group {
     bound: f64,
     depth: usize,
     comune: usize,
+    /// Whether skills get full credit in the bound; without, they get none:
+    /// who holds none of the skills a vacancy names has similarity 0.
+    holders: bool,
 }
 
 impl PartialEq for Group {
@@ -737,6 +749,7 @@ impl Ord for Group {
             .total_cmp(&other.bound)
             .then_with(|| self.depth.cmp(&other.depth))
             .then_with(|| other.comune.cmp(&self.comune))
+            .then_with(|| self.holders.cmp(&other.holders))
     }
 }
 
@@ -744,8 +757,13 @@ impl Ord for Group {
 /// until the next group's bound cannot reach the list.
 ///
 /// A group's bound gives text relevance its ceiling. The groups of one
-/// depth are its comuni nearest first, which is their bounds' order, so the
-/// visit merges one stream per depth.
+/// depth and skill tier are its comuni nearest first, which is their
+/// bounds' order, so the visit merges one stream per depth and tier.
+///
+/// When the vacancy names skills, each depth is split into the people
+/// holding at least one of them and the rest, whose skills similarity is 0:
+/// the skills weight is the largest that a group's profession and distance
+/// say nothing about, so the rest's groups are bounded that much lower.
 fn visit_best_first<'s>(
     lister: &mut Lister<'_, '_, 's>,
     state: &'s State,
@@ -760,14 +778,32 @@ fn visit_best_first<'s>(
     let prefix: Vec<&str> = prefixes(code).collect();
     let index = state.professions();
     let ceiling = lister.ceiling;
-    let bound =
-        |depth: usize, comune: usize| ctx.group_bound(depth, levels, reachable[comune].1, ceiling);
+    let holders = vrow
+        .has_skills()
+        .then(|| state.holders_of_any(vrow.skill_ids()));
+    let skills = |holders: bool| if holders { 1.0 } else { 0.0 };
+    let bound = |depth: usize, comune: usize, holders: bool| {
+        ctx.group_bound(
+            depth,
+            levels,
+            reachable[comune].1,
+            ceiling,
+            skills(holders),
+        )
+    };
+    let tiers: &[bool] = if holders.is_some() {
+        &[true, false]
+    } else {
+        &[true]
+    };
     let mut queue: BinaryHeap<Group> = (0..=levels)
         .filter(|_| !reachable.is_empty())
-        .map(|depth| Group {
-            bound: bound(depth, 0),
+        .flat_map(|depth| tiers.iter().map(move |&h| (depth, h)))
+        .map(|(depth, holders)| Group {
+            bound: bound(depth, 0, holders),
             depth,
             comune: 0,
+            holders,
         })
         .collect();
     let default_km = ctx.config.distance.default_max_km;
@@ -797,16 +833,23 @@ fn visit_best_first<'s>(
                 if deeper.is_some_and(|d| d.contains(slot)) {
                     continue;
                 }
+                if holders
+                    .as_ref()
+                    .is_some_and(|h| h.contains(slot) != group.holders)
+                {
+                    continue;
+                }
                 if let Some(pair) = Pair::with_candidate(state, (vacancy, vrow, open), slot, km) {
-                    lister.consider(slot, pair, Some(group.depth))?;
+                    lister.consider(slot, pair, Some(group.depth), skills(group.holders))?;
                 }
             }
         }
         if group.comune + 1 < reachable.len() {
             queue.push(Group {
-                bound: bound(group.depth, group.comune + 1),
+                bound: bound(group.depth, group.comune + 1, group.holders),
                 depth: group.depth,
                 comune: group.comune + 1,
+                holders: group.holders,
             });
         }
     }
@@ -859,7 +902,7 @@ pub fn match_vacancies(
             for &l in &levels {
                 for slot in index.get(l, "", comune).into_iter().flatten() {
                     if let Some(pair) = Pair::with_vacancy(state, slot, &person, km, ctx.today) {
-                        lister.consider(slot, pair, None)?;
+                        lister.consider(slot, pair, None, 1.0)?;
                     }
                 }
             }
@@ -910,7 +953,7 @@ fn visit_vacancies_best_first<'s>(
         .collect();
     let ceiling = lister.ceiling;
     let bound = |l: u8, depth: usize, comune: usize| {
-        ctx.group_bound(depth, usize::from(l), within[comune].1, ceiling)
+        ctx.group_bound(depth, usize::from(l), within[comune].1, ceiling, 1.0)
     };
     let mut queue: BinaryHeap<VacancyGroup> = levels
         .iter()
@@ -921,6 +964,7 @@ fn visit_vacancies_best_first<'s>(
                 bound: bound(levels, depth, 0),
                 depth,
                 comune: 0,
+                holders: true,
             },
             levels,
         })
@@ -943,7 +987,7 @@ fn visit_vacancies_best_first<'s>(
                     continue;
                 }
                 if let Some(pair) = Pair::with_vacancy(state, slot, person, km, ctx.today) {
-                    lister.consider(slot, pair, Some(group.depth))?;
+                    lister.consider(slot, pair, Some(group.depth), 1.0)?;
                 }
             }
         }
@@ -953,6 +997,7 @@ fn visit_vacancies_best_first<'s>(
                     bound: bound(l, group.depth, group.comune + 1),
                     depth: group.depth,
                     comune: group.comune + 1,
+                    holders: true,
                 },
                 levels: l,
             });

@@ -619,14 +619,16 @@ impl Context<'_> {
     ) -> Similarities {
         let (v, c) = features::pair_rows(vacancy, candidate);
         let depth = features::shared_levels(&v, &c);
-        let mut sims = self.cheap_similarities(&v, &c, depth, distance_km, text_relevance);
+        let mut sims = self.cheap_similarities(&v, &c, depth, distance_km, text_relevance, 1.0);
         self.complete_similarities(&mut sims, &v, &c);
         sims
     }
 
     /// The similarities that need only a few comparisons (profession, text,
-    /// distance, education, licences), with skills, experience and languages
-    /// at full credit; `depth` is the pair's [`features::shared_levels`].
+    /// distance, education, licences), with experience and languages at
+    /// full credit and skills at `skills`, at least the pair's own (1 unless
+    /// the caller knows it holds none of the vacancy's skills); `depth` is
+    /// the pair's [`features::shared_levels`].
     /// Their `score(..)` plus `boost_total(..)` is an upper bound of the
     /// pair's score: the terms are the same and are added in the same
     /// order, and float addition is monotonic, so the bound is never below
@@ -639,10 +641,11 @@ impl Context<'_> {
         depth: usize,
         distance_km: f64,
         text_relevance: f64,
+        skills: f64,
     ) -> Similarities {
         Similarities([
             features::depth_similarity(depth, v.levels()),
-            1.0,
+            skills.clamp(0.0, 1.0),
             text_relevance.clamp(0.0, 1.0),
             distance_similarity(self.config, distance_km),
             1.0,
@@ -654,14 +657,21 @@ impl Context<'_> {
 
     /// An upper bound of the score of every pair whose candidate shares
     /// exactly `depth` of the vacancy's `levels` CP2011 levels, lives
-    /// `distance_km` away and has text relevance at most `text`: the
-    /// profession credit of that depth, experience only where the depth
-    /// reaches the relevant level (no experience can be relevant below it),
-    /// full credit for the criteria the group says nothing about, and every
-    /// boost. The same terms in the same order as [`Similarities::score`]
+    /// `distance_km` away and has text relevance at most `text` and skills
+    /// similarity at most `skills`: the profession credit of that depth,
+    /// experience only where the depth reaches the relevant level (no
+    /// experience can be relevant below it), full credit for the criteria
+    /// the group says nothing about, and every boost. The same terms in the same order as [`Similarities::score`]
     /// plus [`Context::boost_total`], each at least the pair's own, so float
     /// rounding cannot put it below a member's score.
-    pub fn group_bound(&self, depth: usize, levels: usize, distance_km: f64, text: f64) -> f64 {
+    pub fn group_bound(
+        &self,
+        depth: usize,
+        levels: usize,
+        distance_km: f64,
+        text: f64,
+        skills: f64,
+    ) -> f64 {
         let profession = features::depth_similarity(depth, levels);
         let experience = if depth >= features::relevant_depth(self.config, levels) {
             1.0
@@ -670,7 +680,7 @@ impl Context<'_> {
         };
         Similarities([
             profession,
-            1.0,
+            skills.clamp(0.0, 1.0),
             text.clamp(0.0, 1.0),
             distance_similarity(self.config, distance_km),
             experience,
@@ -690,7 +700,7 @@ impl Context<'_> {
             .sum()
     }
 
-    /// Replaces the full credit [`Context::cheap_similarities`] gave skills,
+    /// Replaces the ceilings [`Context::cheap_similarities`] gave skills,
     /// experience and languages with the pair's own.
     pub fn complete_similarities(&self, sims: &mut Similarities, v: &VacancyRow, c: &CandidateRow) {
         let cfg = self.config;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 // hashbrown's tag bits that a lookup compared strings most of the time.
 use foldhash::{HashMap, HashSet};
 use indexmap::IndexMap;
+use roaring::RoaringBitmap;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
@@ -127,6 +128,10 @@ pub struct State {
     /// visits best first.
     #[serde(skip)]
     professions: ProfessionIndex,
+    /// Candidate slots by skill id, declared or certified: a list bounds
+    /// the people holding none of a vacancy's skills with no skill credit.
+    #[serde(skip)]
+    skill_holders: HashMap<u32, RoaringBitmap>,
     /// Listable vacancy slots by code length, CP2011 prefix and comune.
     #[serde(skip)]
     listable: VacancyIndex,
@@ -202,9 +207,17 @@ impl State {
         self.mobility_by_comune.clear();
         self.links.clear();
         self.professions.clear();
+        self.skill_holders.clear();
         self.rows.clear();
         for (slot, c) in self.candidates.values().enumerate() {
-            self.rows.push(CandidateRow::of(&mut self.vocabulary, c));
+            let row = CandidateRow::of(&mut self.vocabulary, c);
+            for skill in row.skill_ids() {
+                self.skill_holders
+                    .entry(skill)
+                    .or_default()
+                    .insert(slot as u32);
+            }
+            self.rows.push(row);
             self.professions
                 .insert(slot as u32, &c.profile.domicile_comune, &c.profile);
             self.candidates_by_comune
@@ -525,6 +538,18 @@ impl State {
         &self.professions
     }
 
+    /// The candidate slots holding at least one of `skills` (ids of the
+    /// rows' vocabulary), declared or certified.
+    pub fn holders_of_any(&self, skills: impl IntoIterator<Item = u32>) -> RoaringBitmap {
+        let mut holders = RoaringBitmap::new();
+        for skill in skills {
+            if let Some(h) = self.skill_holders.get(&skill) {
+                holders |= h;
+            }
+        }
+        holders
+    }
+
     /// A digest of the whole state, independent of hash-map order: two
     /// replicas, or a replica and a clean replay, agree exactly when their
     /// digests do.
@@ -801,6 +826,19 @@ impl State {
             return;
         };
         let row = CandidateRow::of(&mut self.vocabulary, candidate);
+        if let Some(old) = self.rows.get(slot) {
+            for skill in old.skill_ids() {
+                if let Some(holders) = self.skill_holders.get_mut(&skill) {
+                    holders.remove(slot as u32);
+                }
+            }
+        }
+        for skill in row.skill_ids() {
+            self.skill_holders
+                .entry(skill)
+                .or_default()
+                .insert(slot as u32);
+        }
         put_at(&mut self.rows, slot, row);
     }
 

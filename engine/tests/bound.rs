@@ -400,3 +400,46 @@ fn the_listable_index_is_every_vacancys_own_verdict() {
     restored.rebuild_indexes();
     check(&restored);
 }
+
+/// The skill index a list splits its groups by holds exactly the people
+/// whose current profile names one of a vacancy's skills, after profile
+/// updates (which change skills) and after a restore.
+#[test]
+fn the_skill_index_is_every_profiles_own_skills() {
+    let reference = ReferenceData::embedded().unwrap();
+    let (state, _) = world(&reference);
+    let check = |state: &State| {
+        let (mut holders, mut others) = (0, 0);
+        for vacancy in state.vacancies().step_by(5).take(60) {
+            let slot = state.vacancy_slot(&vacancy.id).unwrap();
+            let row = state.vacancy_row_at(slot).unwrap();
+            let named: Vec<&String> = vacancy
+                .spec
+                .required_skills
+                .iter()
+                .chain(&vacancy.spec.preferred_skills)
+                .collect();
+            let index = state.holders_of_any(row.skill_ids());
+            for candidate in state.candidates() {
+                let p = &candidate.profile;
+                let holds = p
+                    .skills
+                    .iter()
+                    .chain(&p.certified_skills)
+                    .any(|s| named.contains(&s));
+                let slot = state.candidate_slot(&candidate.id).unwrap();
+                assert_eq!(index.contains(slot), holds, "{}", candidate.id);
+                if holds {
+                    holders += 1;
+                } else {
+                    others += 1;
+                }
+            }
+        }
+        assert!(holders > 1_000 && others > 1_000, "{holders} pairs hold, {others} not");
+    };
+    check(&state);
+    let mut restored = state.clone();
+    restored.rebuild_indexes();
+    check(&restored);
+}
