@@ -783,13 +783,7 @@ fn visit_best_first<'s>(
         .then(|| state.holders_of_any(vrow.skill_ids()));
     let skills = |holders: bool| if holders { 1.0 } else { 0.0 };
     let bound = |depth: usize, comune: usize, holders: bool| {
-        ctx.group_bound(
-            depth,
-            levels,
-            reachable[comune].1,
-            ceiling,
-            skills(holders),
-        )
+        ctx.group_bound(depth, levels, reachable[comune].1, ceiling, skills(holders))
     };
     let tiers: &[bool] = if holders.is_some() {
         &[true, false]

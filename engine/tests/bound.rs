@@ -436,7 +436,10 @@ fn the_skill_index_is_every_profiles_own_skills() {
                 }
             }
         }
-        assert!(holders > 1_000 && others > 1_000, "{holders} pairs hold, {others} not");
+        assert!(
+            holders > 1_000 && others > 1_000,
+            "{holders} pairs hold, {others} not"
+        );
     };
     check(&state);
     let mut restored = state.clone();
