@@ -20,6 +20,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 
+use foldhash::HashMap;
 use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
@@ -802,6 +803,12 @@ fn visit_best_first<'s>(
         .collect();
     let default_km = ctx.config.distance.default_max_km;
     let root = [""];
+    // The members of the groups holding none of the skills, met while
+    // visiting the holders' group of the same depth and comune (always
+    // visited first: its bound is at least theirs, and ties go to it), so
+    // that the group's postings are walked once.
+    let mut set_aside: HashMap<(usize, usize), Vec<u32>> = HashMap::default();
+    let mut aside: Vec<u32> = Vec::new();
     while let Some(group) = queue.pop() {
         // Every group left has a bound no higher than this one's.
         if !lister.visit_group(group.bound)? {
@@ -817,7 +824,15 @@ fn visit_best_first<'s>(
             .and_then(|p| index.get(p, comune))
         };
         let deeper = at(group.depth + 1);
-        for (band, slots) in at(group.depth).into_iter().flat_map(|m| m.iter()) {
+        let set_aside_for = if group.holders {
+            None
+        } else {
+            set_aside.remove(&(group.depth, group.comune))
+        };
+        // When the holders' group was visited, it set this group's members
+        // aside: the postings are not walked again.
+        let walk = at(group.depth).filter(|_| set_aside_for.is_none());
+        for (band, slots) in walk.into_iter().flat_map(|m| m.iter()) {
             // Everyone in this band would fail the distance filter here.
             if f64::from(band_upper_km(band, default_km)) < km {
                 continue;
@@ -827,16 +842,26 @@ fn visit_best_first<'s>(
                 if deeper.is_some_and(|d| d.contains(slot)) {
                     continue;
                 }
-                if holders
-                    .as_ref()
-                    .is_some_and(|h| h.contains(slot) != group.holders)
-                {
-                    continue;
+                if let Some(h) = &holders {
+                    if h.contains(slot) != group.holders {
+                        if group.holders {
+                            aside.push(slot);
+                        }
+                        continue;
+                    }
                 }
                 if let Some(pair) = Pair::with_candidate(state, (vacancy, vrow, open), slot, km) {
                     lister.consider(slot, pair, Some(group.depth), skills(group.holders))?;
                 }
             }
+        }
+        for slot in set_aside_for.into_iter().flatten() {
+            if let Some(pair) = Pair::with_candidate(state, (vacancy, vrow, open), slot, km) {
+                lister.consider(slot, pair, Some(group.depth), 0.0)?;
+            }
+        }
+        if !aside.is_empty() {
+            set_aside.insert((group.depth, group.comune), std::mem::take(&mut aside));
         }
         if group.comune + 1 < reachable.len() {
             queue.push(Group {
