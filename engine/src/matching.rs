@@ -860,7 +860,8 @@ fn visit_best_first<'s>(
                 lister.consider(slot, pair, Some(group.depth), 0.0)?;
             }
         }
-        if !aside.is_empty() {
+        // Set aside even when empty: the other half then walks nothing.
+        if group.holders && holders.is_some() {
             set_aside.insert((group.depth, group.comune), std::mem::take(&mut aside));
         }
         if group.comune + 1 < reachable.len() {
