@@ -661,9 +661,10 @@ impl Context<'_> {
     /// similarity at most `skills`: the profession credit of that depth,
     /// experience only where the depth reaches the relevant level (no
     /// experience can be relevant below it), full credit for the criteria
-    /// the group says nothing about, and every boost. The same terms in the same order as [`Similarities::score`]
-    /// plus [`Context::boost_total`], each at least the pair's own, so float
-    /// rounding cannot put it below a member's score.
+    /// the group says nothing about, and every boost. The same terms in the
+    /// same order as [`Similarities::score`] plus [`Context::boost_total`],
+    /// each at least the pair's own, so float rounding cannot put it below a
+    /// member's score.
     pub fn group_bound(
         &self,
         depth: usize,

@@ -164,6 +164,13 @@ type HireKey = (Day, String, String);
 pub const FILL_GRACE_DAYS: Day = 60;
 
 /// Puts `row` at `slot`, growing `rows` with defaults up to it.
+/// Adds `slot` to the holders of every skill of its row.
+fn hold_skills(holders: &mut HashMap<u32, RoaringBitmap>, slot: u32, row: &CandidateRow) {
+    for skill in row.skill_ids() {
+        holders.entry(skill).or_default().insert(slot);
+    }
+}
+
 fn put_at<T: Default>(rows: &mut Vec<T>, slot: usize, row: T) {
     if slot >= rows.len() {
         rows.resize_with(slot + 1, T::default);
@@ -211,12 +218,7 @@ impl State {
         self.rows.clear();
         for (slot, c) in self.candidates.values().enumerate() {
             let row = CandidateRow::of(&mut self.vocabulary, c);
-            for skill in row.skill_ids() {
-                self.skill_holders
-                    .entry(skill)
-                    .or_default()
-                    .insert(slot as u32);
-            }
+            hold_skills(&mut self.skill_holders, slot as u32, &row);
             self.rows.push(row);
             self.professions
                 .insert(slot as u32, &c.profile.domicile_comune, &c.profile);
@@ -833,12 +835,7 @@ impl State {
                 }
             }
         }
-        for skill in row.skill_ids() {
-            self.skill_holders
-                .entry(skill)
-                .or_default()
-                .insert(slot as u32);
-        }
+        hold_skills(&mut self.skill_holders, slot as u32, &row);
         put_at(&mut self.rows, slot, row);
     }
 

@@ -363,10 +363,7 @@ fn the_fold_keeps_every_workers_horizon_of_their_record() {
             "{employed} {committed_today}"
         );
     };
-    check(&state);
-    let mut restored = state.clone();
-    restored.rebuild_indexes();
-    check(&restored);
+    after_fold_and_restore(&state, check);
 }
 
 /// A list of vacancies trusts the fold's index of listable vacancies for
@@ -395,10 +392,7 @@ fn the_listable_index_is_every_vacancys_own_verdict() {
         }
         assert!(listed > 100 && not > 100, "{listed} listable, {not} not");
     };
-    check(&state);
-    let mut restored = state.clone();
-    restored.rebuild_indexes();
-    check(&restored);
+    after_fold_and_restore(&state, check);
 }
 
 /// The skill index a list splits its groups by holds exactly the people
@@ -441,7 +435,13 @@ fn the_skill_index_is_every_profiles_own_skills() {
             "{holders} pairs hold, {others} not"
         );
     };
-    check(&state);
+    after_fold_and_restore(&state, check);
+}
+
+/// Runs `check` on the folded state, then on a copy whose derived indexes
+/// were rebuilt as a restore rebuilds them.
+fn after_fold_and_restore(state: &State, check: impl Fn(&State)) {
+    check(state);
     let mut restored = state.clone();
     restored.rebuild_indexes();
     check(&restored);
