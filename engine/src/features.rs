@@ -112,23 +112,77 @@ pub const BENEFIT: u8 = 1;
 pub const VULNERABLE: u8 = 2;
 pub const GOL_INCLUSIONE: u8 = 4;
 
+/// What a list reads of every candidate it visits, in 32 bytes: the
+/// fields of the hard filters that read the profile, exactly, and a
+/// sketch of the sets the soft criteria compare (skills and licences as
+/// bloom bits, experience as total months), enough for an upper bound of
+/// those criteria. The fold keeps one per slot in an array of their own
+/// (two to a cache line), so a pair the bound leaves out costs one memory
+/// read; the rest of the [`CandidateRow`] is read only for pairs that
+/// could be kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C)]
+pub struct CandidateSketch {
+    /// Bit [`bloom_bit`] of every skill id held, declared or certified.
+    skills: u64,
+    pub cpi: u32,
+    pub did_day: Day,
+    /// Declared mobility limit, 0 when none was stated.
+    pub max_km: u32,
+    pub min_hours: u16,
+    /// 100 when none was stated.
+    pub max_hours: u16,
+    /// A bit per accepted [`ContractType`]; 0 accepts every type.
+    pub contracts: u16,
+    /// Months of every practised profession, [`u16::MAX`] for that many or
+    /// more: no experience can be relevant for more.
+    months: u16,
+    /// Bit `id % 16` of every licence id held.
+    licences: u16,
+    pub education: EducationLevel,
+    /// [`BENEFIT`], [`VULNERABLE`], [`GOL_INCLUSIONE`]; [`LISTED`].
+    flags: u8,
+}
+
+/// [`CandidateSketch`] flag: neither withdrawn nor declared unavailable.
+const LISTED: u8 = 8;
+
+/// The bit of a skill id in [`CandidateSketch`]'s skills: ids are given
+/// in order of first sight, so they are spread by a multiplicative hash.
+fn bloom_bit(id: u32) -> u64 {
+    1 << (id.wrapping_mul(0x9E37_79B9) >> 26)
+}
+
+impl CandidateSketch {
+    /// Neither withdrawn nor declared unavailable.
+    pub fn listed(&self) -> bool {
+        self.flags & LISTED != 0
+    }
+
+    /// [`BENEFIT`], [`VULNERABLE`], [`GOL_INCLUSIONE`].
+    pub fn groups(&self) -> u8 {
+        self.flags & !LISTED
+    }
+
+    pub fn accepts(&self, contract: ContractType) -> bool {
+        self.contracts == 0 || self.contracts & contract_bit(contract) != 0
+    }
+
+    /// Whether the skill may be held (a bloom bit: never false for a skill
+    /// held).
+    fn may_hold_skill(&self, id: u32) -> bool {
+        self.skills & bloom_bit(id) != 0
+    }
+
+    fn may_hold_licence(&self, id: u32) -> bool {
+        self.licences & (1 << (id % 16)) != 0
+    }
+}
+
 /// What a list reads of a candidate.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CandidateRow {
-    /// Neither withdrawn nor declared unavailable.
-    pub listed: bool,
-    /// Declared mobility limit, 0 when none was stated.
-    pub max_km: u32,
-    pub min_hours: u32,
-    /// 100 when none was stated.
-    pub max_hours: u32,
-    /// A bit per accepted [`ContractType`]; 0 accepts every type.
-    pub contracts: u16,
-    pub education: EducationLevel,
-    /// [`BENEFIT`], [`VULNERABLE`], [`GOL_INCLUSIONE`].
-    pub groups: u8,
-    pub did_day: Day,
-    pub cpi: u32,
+    pub sketch: CandidateSketch,
     /// The prefix ids of the desired professions, then of the practised
     /// ones (one per experience), `width` ids each (a shorter code padded
     /// with [`ABSENT`]); then the months of each experience. One allocation:
@@ -205,33 +259,50 @@ impl CandidateRow {
         let width = u8::try_from(width).unwrap_or(u8::MAX);
         let desired = u16::try_from(p.desired_professions.len()).unwrap_or(u16::MAX);
         let practised = u16::try_from(p.experience.len()).unwrap_or(u16::MAX);
+        let licences: Box<[u32]> = p
+            .driving_licences
+            .iter()
+            .map(|l| ids.intern_word(l))
+            .collect();
+        let months = p
+            .experience
+            .iter()
+            .fold(0u32, |sum, e| sum.saturating_add(e.months));
+        let listed = if candidate.available && !candidate.withdrawn {
+            LISTED
+        } else {
+            0
+        };
+        // The hours a profile states are percentages, checked at the edge;
+        // one beyond u16 would only be clamped further from any vacancy.
+        let hours = |h: u32| u16::try_from(h).unwrap_or(u16::MAX);
         CandidateRow {
-            listed: candidate.available && !candidate.withdrawn,
-            max_km: p.max_distance_km,
-            min_hours: p.min_hours_percent,
-            max_hours: match p.max_hours_percent {
-                0 => 100,
-                m => m,
+            sketch: CandidateSketch {
+                skills: deduped.iter().fold(0, |bits, s| bits | bloom_bit(s.0)),
+                cpi: ids.intern_word(&p.cpi_code),
+                did_day: candidate.did_day,
+                max_km: p.max_distance_km,
+                min_hours: hours(p.min_hours_percent),
+                max_hours: hours(match p.max_hours_percent {
+                    0 => 100,
+                    m => m,
+                }),
+                contracts: p
+                    .accepted_contracts
+                    .iter()
+                    .fold(0, |bits, &c| bits | contract_bit(c)),
+                months: u16::try_from(months).unwrap_or(u16::MAX),
+                licences: licences.iter().fold(0, |bits, l| bits | (1 << (l % 16))),
+                education: p.education,
+                flags: target_groups(candidate) | listed,
             },
-            contracts: p
-                .accepted_contracts
-                .iter()
-                .fold(0, |bits, &c| bits | contract_bit(c)),
-            education: p.education,
-            groups: target_groups(candidate),
-            did_day: candidate.did_day,
-            cpi: ids.intern_word(&p.cpi_code),
             codes: codes.into(),
             width,
             desired,
             practised,
             skills: deduped.into(),
             languages: languages(ids, &p.languages),
-            licences: p
-                .driving_licences
-                .iter()
-                .map(|l| ids.intern_word(l))
-                .collect(),
+            licences,
         }
     }
 
@@ -249,10 +320,6 @@ impl CandidateRow {
         self.professions()
             .skip(usize::from(self.desired))
             .zip(months.iter().copied())
-    }
-
-    pub fn accepts(&self, contract: ContractType) -> bool {
-        self.contracts == 0 || self.contracts & contract_bit(contract) != 0
     }
 
     /// The ids of the skills held, declared or certified.
@@ -386,28 +453,60 @@ pub fn relevant_months(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow)
 /// Experience similarity: relevant months against what the vacancy asks
 /// (or the configured full credit when it asks for none).
 pub fn experience_similarity(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow) -> f64 {
+    experience_formula(config, v, relevant_months(config, v, c))
+}
+
+/// An upper bound of [`experience_similarity`] for a candidate sharing
+/// `depth` levels with the vacancy: none below the relevant depth (no
+/// experience can share it), else every month practised counted relevant.
+pub fn experience_bound(
+    config: &ScoringConfig,
+    v: &VacancyRow,
+    c: &CandidateSketch,
+    depth: usize,
+) -> f64 {
+    if depth < relevant_depth(config, v.levels()) {
+        0.0
+    } else if c.months == u16::MAX {
+        1.0
+    } else {
+        experience_formula(config, v, u32::from(c.months))
+    }
+}
+
+fn experience_formula(config: &ScoringConfig, v: &VacancyRow, months: u32) -> f64 {
     let target = match v.min_experience_months {
         0 => config.experience.full_credit_months.max(1),
         m => m,
     };
-    (f64::from(relevant_months(config, v, c)) / f64::from(target)).min(1.0)
+    (f64::from(months) / f64::from(target)).min(1.0)
 }
 
 /// Skills similarity, and for each skill the vacancy names (required
 /// first, then preferred) whether the candidate holds it.
 pub fn skill_similarity(config: &ScoringConfig, v: &VacancyRow, c: &CandidateRow) -> f64 {
+    skill_formula(config, v, |s| match c.skill(s) {
+        Some(true) => 1.0,
+        Some(false) => config.skills.declared_credit,
+        None => 0.0,
+    })
+}
+
+/// An upper bound of [`skill_similarity`] from the sketch: full credit for
+/// every skill its bloom bits say may be held. The same formula with each
+/// skill's credit at least the pair's own, so rounding cannot put it below.
+pub fn skill_bound(config: &ScoringConfig, v: &VacancyRow, c: &CandidateSketch) -> f64 {
+    skill_formula(config, v, |s| if c.may_hold_skill(s) { 1.0 } else { 0.0 })
+}
+
+/// The skills similarity given each named skill's credit (certified 1,
+/// declared less, absent 0).
+fn skill_formula(config: &ScoringConfig, v: &VacancyRow, credit_of: impl Fn(u32) -> f64) -> f64 {
     let credit = |skills: &[u32]| -> Option<f64> {
         if skills.is_empty() {
             return None;
         }
-        let sum: f64 = skills
-            .iter()
-            .map(|&s| match c.skill(s) {
-                Some(true) => 1.0,
-                Some(false) => config.skills.declared_credit,
-                None => 0.0,
-            })
-            .sum();
+        let sum: f64 = skills.iter().map(|&s| credit_of(s)).sum();
         Some(sum / skills.len() as f64)
     };
     let share = config.skills.required_share;
@@ -454,9 +553,18 @@ pub fn language_similarity(v: &VacancyRow, c: &CandidateRow) -> f64 {
 }
 
 pub fn licence_similarity(v: &VacancyRow, c: &CandidateRow) -> f64 {
+    licence_formula(v, |l| c.licences.contains(&l))
+}
+
+/// An upper bound of [`licence_similarity`] from the sketch's bits.
+pub fn licence_bound(v: &VacancyRow, c: &CandidateSketch) -> f64 {
+    licence_formula(v, |l| c.may_hold_licence(l))
+}
+
+fn licence_formula(v: &VacancyRow, held: impl Fn(u32) -> bool) -> f64 {
     if v.licences.is_empty() {
         return 1.0;
     }
-    let have = v.licences.iter().filter(|l| c.licences.contains(l)).count();
+    let have = v.licences.iter().filter(|&&l| held(l)).count();
     have as f64 / v.licences.len() as f64
 }

@@ -14,6 +14,7 @@ pub mod availability;
 pub mod codice_fiscale;
 pub mod config;
 pub mod congruity;
+pub mod eligibility;
 pub mod employment;
 pub mod event;
 pub mod features;

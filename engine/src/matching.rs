@@ -24,7 +24,7 @@ use foldhash::HashMap;
 use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
-use crate::features::{self, CandidateRow, VacancyRow};
+use crate::features::{self, CandidateRow, CandidateSketch, VacancyRow};
 use crate::model::{valid_on, Candidate, Day, ReservedQuota, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{
@@ -92,15 +92,20 @@ pub struct RankedList {
     /// showed they could not be kept (a measure of the work saved, not an
     /// exclusion).
     pub bounded: u64,
+    /// Visited pairs scored in full, text relevance included.
+    pub scored: u64,
 }
 
 /// Heap entry ordered so the heap's top is the worst kept item.
 struct Kept {
     score: f64,
     id: String,
+    /// The ranked side's slot, to explain the pair from the fold's rows.
+    slot: u32,
     distance_km: f64,
-    /// The pair's text relevance, for its explanation.
-    text: f64,
+    /// The pair's similarities, text included: what its explanation
+    /// shows.
+    sims: Similarities,
 }
 
 impl PartialEq for Kept {
@@ -144,7 +149,7 @@ impl TopK {
         self.heap.peek().map(|w| w.score)
     }
 
-    fn offer(&mut self, score: f64, id: &str, distance_km: f64, text: f64) {
+    fn offer(&mut self, score: f64, id: &str, slot: u32, distance_km: f64, sims: Similarities) {
         if self.k == 0 {
             return;
         }
@@ -160,8 +165,9 @@ impl TopK {
         self.heap.push(Kept {
             score,
             id: id.to_owned(),
+            slot,
             distance_km,
-            text,
+            sims,
         });
         if self.heap.len() > self.k {
             self.heap.pop();
@@ -262,6 +268,9 @@ struct Pair<'p> {
     vacancy: &'p Vacancy,
     vrow: &'p VacancyRow,
     candidate: &'p Candidate,
+    /// What every visited pair reads of the candidate; `crow` only for
+    /// pairs that could be kept.
+    sketch: &'p CandidateSketch,
     crow: &'p CandidateRow,
     link: &'p Link,
     /// Whether the vacancy is open on the day judged.
@@ -283,6 +292,7 @@ impl<'s> Pair<'s> {
             vacancy,
             vrow,
             candidate: state.candidate_at_slot(slot)?,
+            sketch: state.sketch_at(slot)?,
             crow: state.row_at(slot)?,
             link: state.link_at(slot)?,
             open,
@@ -307,6 +317,7 @@ impl<'s> Pair<'s> {
             vacancy: state.vacancy_at(slot)?,
             vrow,
             candidate: person.candidate,
+            sketch: &person.row.sketch,
             crow: person.row,
             link: person.link,
             open: valid_on(vrow.valid_until, today),
@@ -339,10 +350,11 @@ impl<'s> Pair<'s> {
     /// employment record of a worker whose every contract is over by the
     /// day judged (most of the register): such a worker is free.
     fn is_available(&self, ctx: &Context<'_>) -> bool {
+        let listed = self.sketch.listed();
         if self.link.committed_until() < ctx.today {
-            return self.crow.listed;
+            return listed;
         }
-        ctx.is_available(self.vrow.hours, self.crow.listed, self.facts().employment)
+        ctx.is_available(self.vrow.hours, listed, self.facts().employment)
     }
 }
 
@@ -437,7 +449,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     /// [`Context::hard_filters_at`] (what the counts are kept by).
     fn first_failing(&self, p: &Pair<'_>) -> Option<HardFilter> {
         let ctx = self.ctx;
-        let (v, c) = (p.vrow, p.crow);
+        let (v, c) = (p.vrow, p.sketch);
         if !p.open {
             Some(HardFilter::VacancyOpen)
         } else if !p.is_available(ctx) {
@@ -461,8 +473,8 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     /// availability, which reads the employment record and so is judged
     /// last, for the pairs that could still be kept.
     fn passes_row_filters(&self, p: &Pair<'_>) -> bool {
-        let (v, c) = (p.vrow, p.crow);
-        c.listed
+        let (v, c) = (p.vrow, p.sketch);
+        c.listed()
             && p.open
             && p.km <= f64::from(self.ctx.limit_km(c.max_km, &self.request.filters))
             && contract_accepted(v, c)
@@ -542,8 +554,8 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         }
         let ctx = self.ctx;
         let depth = depth.unwrap_or_else(|| features::shared_levels(p.vrow, p.crow));
-        let mut sims = ctx.cheap_similarities(p.vrow, p.crow, depth, p.km, self.ceiling, skills);
-        let boost = ctx.boost_total(p.crow);
+        let mut sims = ctx.cheap_similarities(p.vrow, p.sketch, depth, p.km, self.ceiling, skills);
+        let boost = ctx.boost_total(p.sketch);
         if !self.could_reach(sims.score(ctx.config) + boost) {
             self.list.bounded += 1;
             return Ok(());
@@ -584,6 +596,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.list.scored += self.pending.len() as u64;
         self.slots.clear();
         self.slots.extend(self.pending.iter().map(|p| p.slot));
         self.text.relevance_of(&self.slots, &mut self.relevance)?;
@@ -594,7 +607,7 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
             let score = w.sims.score(ctx.config) + w.boost;
             if score >= self.request.min_score {
                 self.top
-                    .offer(score, (self.id_of)(&w.pair), w.pair.km, text);
+                    .offer(score, (self.id_of)(&w.pair), w.slot, w.pair.km, w.sims);
             }
         }
         self.pending.clear();
@@ -619,23 +632,27 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
     }
 
     /// Scores the pairs still waiting, then explains the kept pairs, best
-    /// first; `pair` finds both sides by the ranked id.
+    /// first, from the similarities they were ranked by and the fold's
+    /// rows; `pair` finds both sides by the ranked side's slot.
     fn finish<'p>(
         mut self,
-        pair: impl Fn(&str) -> Option<(&'p Vacancy, &'p Candidate, CandidateFacts<'p>)>,
+        pair: impl Fn(u32) -> Option<Sides<'p>>,
     ) -> Result<RankedList, MatchError> {
         self.score_pending()?;
         let top = std::mem::replace(&mut self.top, TopK::new(0));
         for kept in top.into_sorted() {
-            let Some((vacancy, candidate, facts)) = pair(&kept.id) else {
+            let Some(Sides {
+                vacancy,
+                candidate,
+                rows,
+                facts,
+            }) = pair(kept.slot)
+            else {
                 continue;
             };
-            let sims = self
-                .ctx
-                .similarities(vacancy, candidate, kept.distance_km, kept.text);
             let mut contributions =
                 self.ctx
-                    .contributions(vacancy, candidate, kept.distance_km, &sims);
+                    .contributions(vacancy, candidate, rows, kept.distance_km, &kept.sims);
             contributions.extend(self.ctx.boost_contributions(candidate));
             self.list.items.push(Ranked {
                 // The score the list was ordered by; the contributions add
@@ -651,6 +668,14 @@ impl<'a, 'c, 's> Lister<'a, 'c, 's> {
         }
         Ok(self.list)
     }
+}
+
+/// Both sides of a kept pair, with the rows it was scored from.
+struct Sides<'p> {
+    vacancy: &'p Vacancy,
+    candidate: &'p Candidate,
+    rows: (&'p VacancyRow, &'p CandidateRow),
+    facts: CandidateFacts<'p>,
 }
 
 /// The preselection list for a vacancy; `text` gives candidates' text
@@ -712,9 +737,14 @@ pub fn match_candidates(
     } else {
         visit_best_first(&mut lister, state, vacancy, vrow, &reachable)?;
     }
-    let mut list = lister.finish(|id| {
-        let candidate = state.candidate(id)?;
-        Some((vacancy, candidate, facts(state, candidate)))
+    let mut list = lister.finish(|slot| {
+        let candidate = state.candidate_at_slot(slot)?;
+        Some(Sides {
+            vacancy,
+            candidate,
+            rows: (vrow, state.row_at(slot)?),
+            facts: facts(state, candidate),
+        })
     })?;
     list.considered = considered;
     Ok(list)
@@ -782,6 +812,9 @@ fn visit_best_first<'s>(
     let holders = vrow
         .has_skills()
         .then(|| state.holders_of_any(vrow.skill_ids()));
+    // Who fails a filter these sets judge is skipped without reading
+    // their row.
+    let eligible = state.eligible_for(vrow);
     let skills = |holders: bool| if holders { 1.0 } else { 0.0 };
     let bound = |depth: usize, comune: usize, holders: bool| {
         ctx.group_bound(depth, levels, reachable[comune].1, ceiling, skills(holders))
@@ -837,9 +870,20 @@ fn visit_best_first<'s>(
             if f64::from(band_upper_km(band, default_km)) < km {
                 continue;
             }
-            let deeper = deeper.and_then(|d| d.get(band));
-            for slot in slots {
-                if deeper.is_some_and(|d| d.contains(slot)) {
+            // The band's members sharing exactly this depth: those sharing
+            // a deeper level taken out word by word (a test per member was
+            // a search each, and the deeper groups hold most of them).
+            let exact;
+            let members = match deeper.and_then(|d| d.get(band)) {
+                Some(deeper) if deeper.len() == slots.len() => continue,
+                Some(deeper) => {
+                    exact = slots - deeper;
+                    &exact
+                }
+                None => slots,
+            };
+            for slot in members {
+                if !eligible.contains(slot as usize) {
                     continue;
                 }
                 if let Some(h) = &holders {
@@ -930,7 +974,14 @@ pub fn match_vacancies(
     } else {
         visit_vacancies_best_first(&mut lister, state, &person, &within, &levels)?;
     }
-    let mut list = lister.finish(|id| Some((state.vacancy(id)?, candidate, facts)))?;
+    let mut list = lister.finish(|slot| {
+        Some(Sides {
+            vacancy: state.vacancy_at(slot)?,
+            candidate,
+            rows: (state.vacancy_row_at(slot)?, crow),
+            facts,
+        })
+    })?;
     list.considered = considered;
     Ok(list)
 }

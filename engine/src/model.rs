@@ -38,6 +38,18 @@ pub enum ContractType {
 }
 
 impl ContractType {
+    /// Every type, in declaration order (`ALL[t as usize] == t`).
+    pub const ALL: [ContractType; 8] = [
+        ContractType::Unspecified,
+        ContractType::Indeterminato,
+        ContractType::Determinato,
+        ContractType::Somministrazione,
+        ContractType::Apprendistato,
+        ContractType::Tirocinio,
+        ContractType::Intermittente,
+        ContractType::Stagionale,
+    ];
+
     /// Italian name as used on the Unificato LAV form.
     pub fn label(self) -> &'static str {
         match self {

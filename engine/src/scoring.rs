@@ -9,7 +9,7 @@ use crate::availability::{describe, WorkLoad, WorkerAvailability};
 use crate::config::ScoringConfig;
 use crate::congruity::{Congruity, CongruityInput, CongruityRules};
 use crate::employment::EmploymentRecord;
-use crate::features::{self, CandidateRow, VacancyRow};
+use crate::features::{self, CandidateRow, CandidateSketch, VacancyRow};
 use crate::model::{
     format_day, Candidate, Day, IncomeSupport, ProtectedCategory, ReservedQuota, Vacancy,
     VacancyStatus,
@@ -254,10 +254,10 @@ impl Context<'_> {
 
     /// The sum of the boosts the candidate of `row` receives: what lists
     /// add to the fit score before ranking.
-    pub fn boost_total(&self, row: &CandidateRow) -> f64 {
+    pub fn boost_total(&self, c: &CandidateSketch) -> f64 {
         Criterion::BOOSTS
             .iter()
-            .filter(|&&b| self.in_group(b, row.did_day, row.groups))
+            .filter(|&&b| self.in_group(b, c.did_day, c.groups()))
             .map(|b| b.weight(self.config))
             .sum()
     }
@@ -455,7 +455,7 @@ impl Context<'_> {
 
         let (vrow, crow) = features::pair_rows(vacancy, candidate);
         let contract = vacancy.spec.contract_type;
-        let passed = contract_accepted(&vrow, &crow);
+        let passed = contract_accepted(&vrow, &crow.sketch);
         let reason = || {
             if passed {
                 format!("Contratto di {} accettato", contract.label())
@@ -467,8 +467,8 @@ impl Context<'_> {
             return (out, distance);
         }
 
-        let (hours, min, max) = (vrow.hours, crow.min_hours, crow.max_hours);
-        let passed = hours_fit(&vrow, &crow);
+        let (hours, min, max) = (vrow.hours, crow.sketch.min_hours, crow.sketch.max_hours);
+        let passed = hours_fit(&vrow, &crow.sketch);
         let reason = || {
             if passed {
                 format!("Orario al {hours}% compatibile con la disponibilità ({min}-{max}%)")
@@ -618,17 +618,30 @@ impl Context<'_> {
         text_relevance: f64,
     ) -> Similarities {
         let (v, c) = features::pair_rows(vacancy, candidate);
-        let depth = features::shared_levels(&v, &c);
-        let mut sims = self.cheap_similarities(&v, &c, depth, distance_km, text_relevance, 1.0);
-        self.complete_similarities(&mut sims, &v, &c);
+        self.similarities_of_rows(&v, &c, distance_km, text_relevance)
+    }
+
+    /// [`Context::similarities`] of a pair's rows.
+    pub fn similarities_of_rows(
+        &self,
+        v: &VacancyRow,
+        c: &CandidateRow,
+        distance_km: f64,
+        text_relevance: f64,
+    ) -> Similarities {
+        let depth = features::shared_levels(v, c);
+        let mut sims =
+            self.cheap_similarities(v, &c.sketch, depth, distance_km, text_relevance, 1.0);
+        self.complete_similarities(&mut sims, v, c);
         sims
     }
 
-    /// The similarities that need only a few comparisons (profession, text,
-    /// distance, education, licences), with experience and languages at
-    /// full credit and skills at `skills`, at least the pair's own (1 unless
-    /// the caller knows it holds none of the vacancy's skills); `depth` is
-    /// the pair's [`features::shared_levels`].
+    /// The similarities a candidate's sketch decides (profession, text,
+    /// distance, education) and upper bounds of the rest from it: skills
+    /// and licences from the sketch's bloom bits, skills at most `skills`
+    /// (0 when the caller knows the candidate holds none of the vacancy's
+    /// skills), experience from the months practised, languages at full
+    /// credit; `depth` is the pair's [`features::shared_levels`].
     /// Their `score(..)` plus `boost_total(..)` is an upper bound of the
     /// pair's score: the terms are the same and are added in the same
     /// order, and float addition is monotonic, so the bound is never below
@@ -637,21 +650,26 @@ impl Context<'_> {
     pub fn cheap_similarities(
         &self,
         v: &VacancyRow,
-        c: &CandidateRow,
+        c: &CandidateSketch,
         depth: usize,
         distance_km: f64,
         text_relevance: f64,
         skills: f64,
     ) -> Similarities {
+        let skills = if skills <= 0.0 {
+            0.0
+        } else {
+            features::skill_bound(self.config, v, c).min(skills)
+        };
         Similarities([
             features::depth_similarity(depth, v.levels()),
-            skills.clamp(0.0, 1.0),
+            skills,
             text_relevance.clamp(0.0, 1.0),
             distance_similarity(self.config, distance_km),
-            1.0,
+            features::experience_bound(self.config, v, c, depth),
             features::education_similarity(v.min_education, c.education),
             1.0,
-            features::licence_similarity(v, c),
+            features::licence_bound(v, c),
         ])
     }
 
@@ -701,31 +719,34 @@ impl Context<'_> {
             .sum()
     }
 
-    /// Replaces the ceilings [`Context::cheap_similarities`] gave skills,
-    /// experience and languages with the pair's own.
+    /// Replaces the bounds [`Context::cheap_similarities`] gave skills,
+    /// experience, languages and licences with the pair's own.
     pub fn complete_similarities(&self, sims: &mut Similarities, v: &VacancyRow, c: &CandidateRow) {
         let cfg = self.config;
         sims.0[Criterion::Skills as usize] = features::skill_similarity(cfg, v, c);
         sims.0[Criterion::Experience as usize] = features::experience_similarity(cfg, v, c);
         sims.0[Criterion::Languages as usize] = features::language_similarity(v, c);
+        sims.0[Criterion::Licences as usize] = features::licence_similarity(v, c);
     }
 
     /// Weighted contributions with their sentences; they add up to the score.
+    /// `rows` are the pair's rows (both in one vocabulary), which the
+    /// sentences read.
     pub fn contributions(
         &self,
         vacancy: &Vacancy,
         candidate: &Candidate,
+        rows: (&VacancyRow, &CandidateRow),
         distance_km: f64,
         sims: &Similarities,
     ) -> Vec<Contribution> {
         let total = total_weight(self.config);
-        let rows = features::pair_rows(vacancy, candidate);
         Criterion::ALL
             .iter()
             .zip(sims.0)
             .map(|(&criterion, similarity)| {
                 let weight = criterion.weight(self.config);
-                let pair = (vacancy, candidate, &rows);
+                let pair = (vacancy, candidate, rows);
                 Contribution {
                     criterion,
                     similarity,
@@ -742,7 +763,7 @@ impl Context<'_> {
     fn reason(
         &self,
         criterion: Criterion,
-        (vacancy, candidate, (vrow, crow)): (&Vacancy, &Candidate, &(VacancyRow, CandidateRow)),
+        (vacancy, candidate, (vrow, crow)): (&Vacancy, &Candidate, (&VacancyRow, &CandidateRow)),
         distance_km: f64,
         similarity: f64,
     ) -> String {
@@ -903,8 +924,9 @@ impl Context<'_> {
             self.hard_filters(vacancy, candidate, facts, &RequestFilters::default(), true);
         let eligible = filters.iter().all(|f| f.passed);
         let km = distance_km.unwrap_or(f64::from(self.config.distance.max_search_km));
-        let sims = self.similarities(vacancy, candidate, km, text_relevance);
-        let mut contributions = self.contributions(vacancy, candidate, km, &sims);
+        let (vrow, crow) = features::pair_rows(vacancy, candidate);
+        let sims = self.similarities_of_rows(&vrow, &crow, km, text_relevance);
+        let mut contributions = self.contributions(vacancy, candidate, (&vrow, &crow), km, &sims);
         contributions.extend(self.boost_contributions(candidate));
         let score = contributions.iter().map(|c| c.contribution).sum();
         let congruity = distance_km.and_then(|km| self.congruity(vacancy, candidate, facts, km));
@@ -931,13 +953,13 @@ fn income_support_label(support: IncomeSupport) -> &'static str {
 
 /// Whether the candidate accepts the vacancy's contract type (accepting
 /// none in particular accepts all).
-pub fn contract_accepted(v: &VacancyRow, c: &CandidateRow) -> bool {
+pub fn contract_accepted(v: &VacancyRow, c: &CandidateSketch) -> bool {
     c.accepts(v.contract)
 }
 
 /// Whether the vacancy's hours are within the candidate's stated range.
-pub fn hours_fit(v: &VacancyRow, c: &CandidateRow) -> bool {
-    (c.min_hours..=c.max_hours).contains(&v.hours)
+pub fn hours_fit(v: &VacancyRow, c: &CandidateSketch) -> bool {
+    (u32::from(c.min_hours)..=u32::from(c.max_hours)).contains(&v.hours)
 }
 
 /// Whether a person of L.68/99 category `protected` may take a position

@@ -16,9 +16,10 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::eligibility::Eligibility;
 use crate::employment::EmploymentRecord;
 use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, VacancyEvent};
-use crate::features::{CandidateRow, VacancyRow, Vocabulary};
+use crate::features::{CandidateRow, CandidateSketch, VacancyRow, Vocabulary};
 use crate::model::{
     Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
 };
@@ -132,6 +133,10 @@ pub struct State {
     /// the people holding none of a vacancy's skills with no skill credit.
     #[serde(skip)]
     skill_holders: HashMap<u32, RoaringBitmap>,
+    /// Candidate slots by the filters a list judges from bits alone: a
+    /// list skips who fails them without reading their row.
+    #[serde(skip)]
+    eligibility: Eligibility,
     /// Listable vacancy slots by code length, CP2011 prefix and comune.
     #[serde(skip)]
     listable: VacancyIndex,
@@ -139,6 +144,10 @@ pub struct State {
     /// written in: what a list scores a pair from.
     #[serde(skip)]
     rows: Vec<CandidateRow>,
+    /// Each row's sketch again, in an array of its own: what a list reads
+    /// of every candidate it visits, two to a cache line.
+    #[serde(skip)]
+    sketches: Vec<CandidateSketch>,
     #[serde(skip)]
     vacancy_rows: Vec<VacancyRow>,
     #[serde(skip)]
@@ -215,10 +224,15 @@ impl State {
         self.links.clear();
         self.professions.clear();
         self.skill_holders.clear();
+        self.eligibility.clear();
         self.rows.clear();
+        self.sketches.clear();
         for (slot, c) in self.candidates.values().enumerate() {
             let row = CandidateRow::of(&mut self.vocabulary, c);
             hold_skills(&mut self.skill_holders, slot as u32, &row);
+            let protected = self.protected.get(&c.id).copied().unwrap_or_default();
+            self.eligibility.set(slot as u32, &row, protected);
+            self.sketches.push(row.sketch);
             self.rows.push(row);
             self.professions
                 .insert(slot as u32, &c.profile.domicile_comune, &c.profile);
@@ -520,6 +534,11 @@ impl State {
         &self.listable
     }
 
+    /// The sketch of a candidate slot's row ([`CandidateSketch`]).
+    pub fn sketch_at(&self, slot: u32) -> Option<&CandidateSketch> {
+        self.sketches.get(slot as usize)
+    }
+
     /// The compact row of a candidate slot.
     pub fn row_at(&self, slot: u32) -> Option<&CandidateRow> {
         self.rows.get(slot as usize)
@@ -538,6 +557,15 @@ impl State {
     /// The candidate index by profession prefix and comune.
     pub fn professions(&self) -> &ProfessionIndex {
         &self.professions
+    }
+
+    /// The candidate slots that may pass the hard filters of the vacancy of
+    /// `row` which read only the person's row and category (listed,
+    /// contract, hours, reserved quota): every slot that passes them, and
+    /// some that do not.
+    pub fn eligible_for(&self, row: &VacancyRow) -> fixedbitset::FixedBitSet {
+        self.eligibility
+            .for_vacancy(row.contract, row.hours, row.quota)
     }
 
     /// The candidate slots holding at least one of `skills` (ids of the
@@ -836,6 +864,9 @@ impl State {
             }
         }
         hold_skills(&mut self.skill_holders, slot as u32, &row);
+        let protected = self.protected.get(id).copied().unwrap_or_default();
+        self.eligibility.set(slot as u32, &row, protected);
+        put_at(&mut self.sketches, slot, row.sketch);
         put_at(&mut self.rows, slot, row);
     }
 

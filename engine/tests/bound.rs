@@ -446,3 +446,70 @@ fn after_fold_and_restore(state: &State, check: impl Fn(&State)) {
     restored.rebuild_indexes();
     check(&restored);
 }
+
+/// The eligibility sets a preselection list skips people by hold everyone
+/// the hard filters they stand for pass (and, for the exact ones, no one
+/// else), and each bound a candidate's sketch gives is at least the
+/// similarity it bounds, after the fold and after a restore.
+#[test]
+fn eligibility_sets_and_sketch_bounds_never_exclude_a_pair_that_passes() {
+    use incontra_engine::features::{
+        experience_bound, experience_similarity, licence_bound, licence_similarity, shared_levels,
+        skill_bound, skill_similarity,
+    };
+    use incontra_engine::scoring::{contract_accepted, hours_fit, quota_fits};
+    let reference = ReferenceData::embedded().unwrap();
+    let config = ScoringConfig::embedded_default().unwrap();
+    let (state, _) = world(&reference);
+    let check = |state: &State| {
+        let (mut passing, mut skipped, mut tighter) = (0, 0, 0);
+        for vacancy in state.vacancies().step_by(5).take(60) {
+            let v = state
+                .vacancy_row_at(state.vacancy_slot(&vacancy.id).unwrap())
+                .unwrap();
+            let eligible = state.eligible_for(v);
+            for candidate in state.candidates() {
+                let slot = state.candidate_slot(&candidate.id).unwrap();
+                let row = state.row_at(slot).unwrap();
+                let sketch = state.sketch_at(slot).unwrap();
+                assert_eq!(sketch, &row.sketch);
+                let quota = quota_fits(v.quota, state.protected_category(&candidate.id));
+                let exact = sketch.listed() && contract_accepted(v, sketch) && quota;
+                let passes = exact && hours_fit(v, sketch);
+                let kept = eligible.contains(slot as usize);
+                assert!(kept || !passes, "{} skipped", candidate.id);
+                assert!(!kept || exact, "{} kept", candidate.id);
+                if passes {
+                    passing += 1;
+                } else if !kept {
+                    skipped += 1;
+                }
+                let depth = shared_levels(v, row);
+                let bounds = [
+                    (
+                        skill_bound(&config, v, sketch),
+                        skill_similarity(&config, v, row),
+                    ),
+                    (
+                        experience_bound(&config, v, sketch, depth),
+                        experience_similarity(&config, v, row),
+                    ),
+                    (licence_bound(v, sketch), licence_similarity(v, row)),
+                ];
+                for (bound, own) in bounds {
+                    assert!(bound >= own, "{}: {bound} < {own}", candidate.id);
+                    if bound < 1.0 {
+                        tighter += 1;
+                    }
+                }
+            }
+        }
+        // The sets and the bounds do work: many pairs are skipped, and the
+        // bounds are often below full credit.
+        assert!(
+            passing > 1_000 && skipped > 1_000 && tighter > 10_000,
+            "{passing} pass, {skipped} skipped, {tighter} bounds below 1"
+        );
+    };
+    after_fold_and_restore(&state, check);
+}
