@@ -1,19 +1,21 @@
-//! Candidate slots by the hard filters that read only a person's profile
-//! and registration (listed, contract types accepted, hours range, L.68/99
-//! category), as dense bitsets the fold keeps beside the compact rows.
+//! Slots by the hard filters that read only one side's row: candidates by
+//! listed, contract types accepted, hours range and L.68/99 category
+//! ([`Eligibility`]), vacancies by contract type, hours and reserved quota
+//! ([`VacancyEligibility`]), as dense bitsets the fold keeps beside the
+//! compact rows.
 //!
-//! A preselection list intersects the sets its vacancy names into the set
-//! of people it may visit ([`Eligibility::for_vacancy`], a few word-wise
-//! ANDs of 128 KB at a million candidates), and skips everyone outside it
-//! without reading their row: at that scale each row first read is a cache
-//! miss, and more than half the people a list's groups hold fail one of
-//! these filters. The sets never hold less than the filters pass; the hours
-//! sets hold more (they are kept by tenths of full time), so a visited pair
-//! is still judged by the filters themselves.
+//! A list intersects the sets the other side names into the set of slots
+//! it may visit ([`Eligibility::for_vacancy`], a few word-wise ANDs of
+//! 128 KB at a million candidates; [`VacancyEligibility::for_person`]), and
+//! skips every slot outside it without reading its row: at that scale each
+//! row first read is a cache miss, and more than half of what a list's
+//! groups hold fails one of these filters. The sets never hold less than
+//! the filters pass; the hours sets hold more (they are kept by tenths of
+//! full time), so a visited pair is still judged by the filters themselves.
 
 use fixedbitset::FixedBitSet;
 
-use crate::features::CandidateRow;
+use crate::features::{CandidateRow, CandidateSketch, VacancyRow};
 use crate::model::{ContractType, ProtectedCategory, ReservedQuota};
 use crate::scoring::quota_fits;
 
@@ -120,6 +122,104 @@ impl Eligibility {
             ReservedQuota::Art1 => out.intersect_with(&self.art1),
             ReservedQuota::Art18 => out.intersect_with(&self.art18),
         }
+        out
+    }
+}
+
+/// Vacancy slots by what a person's hard filters read of a vacancy
+/// (contract type, hours, reserved quota): the other side of
+/// [`Eligibility`], for lists of vacancies.
+#[derive(Debug, Clone)]
+pub struct VacancyEligibility {
+    /// By `ContractType as usize`: the vacancies offering that type.
+    contract: Vec<FixedBitSet>,
+    /// By [`hours_bucket`] of the vacancy's hours.
+    hours: Vec<FixedBitSet>,
+    /// By reserved quota (none, art. 1, art. 18).
+    quota: Vec<FixedBitSet>,
+}
+
+impl Default for VacancyEligibility {
+    fn default() -> Self {
+        Self {
+            contract: vec![FixedBitSet::new(); ContractType::ALL.len()],
+            hours: vec![FixedBitSet::new(); HOURS_BUCKETS],
+            quota: vec![FixedBitSet::new(); 3],
+        }
+    }
+}
+
+fn quota_index(quota: ReservedQuota) -> usize {
+    match quota {
+        ReservedQuota::None => 0,
+        ReservedQuota::Art1 => 1,
+        ReservedQuota::Art18 => 2,
+    }
+}
+
+impl VacancyEligibility {
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Records the row of vacancy `slot`, replacing what was recorded for
+    /// the slot before.
+    pub fn set(&mut self, slot: u32, row: &VacancyRow) {
+        let slot = slot as usize;
+        let len = self.quota[0].len();
+        for set in self
+            .contract
+            .iter_mut()
+            .chain(self.hours.iter_mut())
+            .chain(self.quota.iter_mut())
+        {
+            if slot >= len {
+                set.grow((slot + 1).max(len * 2));
+            }
+            set.set(slot, false);
+        }
+        self.contract[row.contract as usize].insert(slot);
+        self.hours[hours_bucket(row.hours)].insert(slot);
+        self.quota[quota_index(row.quota)].insert(slot);
+    }
+
+    /// The vacancy slots that may pass the hard filters of the person of
+    /// `sketch` and L.68/99 category `protected`: every slot that passes
+    /// them, and some that do not (hours are kept by tenths).
+    pub fn for_person(
+        &self,
+        sketch: &CandidateSketch,
+        protected: ProtectedCategory,
+    ) -> FixedBitSet {
+        let len = self.quota[0].len();
+        let mut out = FixedBitSet::with_capacity(len);
+        for (set, &quota) in self.quota.iter().zip(&[
+            ReservedQuota::None,
+            ReservedQuota::Art1,
+            ReservedQuota::Art18,
+        ]) {
+            if quota_fits(quota, protected) {
+                out.union_with(set);
+            }
+        }
+        if sketch.contracts != 0 {
+            let mut offered = FixedBitSet::with_capacity(len);
+            for (set, &contract) in self.contract.iter().zip(&ContractType::ALL) {
+                if sketch.accepts(contract) {
+                    offered.union_with(set);
+                }
+            }
+            out.intersect_with(&offered);
+        }
+        let mut hours = FixedBitSet::with_capacity(len);
+        let (low, high) = (
+            hours_bucket(u32::from(sketch.min_hours)),
+            hours_bucket(u32::from(sketch.max_hours)),
+        );
+        for set in self.hours.get(low..=high).into_iter().flatten() {
+            hours.union_with(set);
+        }
+        out.intersect_with(&hours);
         out
     }
 }

@@ -1041,6 +1041,9 @@ fn visit_vacancies_best_first<'s>(
         })
         .collect();
     let none: Vec<&str> = Vec::new();
+    // Who fails a filter these sets judge is skipped without reading
+    // their row.
+    let eligible = state.vacancies_eligible_for(&person.row.sketch, person.link.protected());
     while let Some(VacancyGroup { group, levels: l }) = queue.pop() {
         if !lister.visit_group(group.bound)? {
             break;
@@ -1054,7 +1057,7 @@ fn visit_vacancies_best_first<'s>(
             .collect();
         for prefix in at_depth.get(group.depth).unwrap_or(&none) {
             for slot in index.get(l, prefix, comune).into_iter().flatten() {
-                if deeper.iter().any(|d| d.contains(slot)) {
+                if !eligible.contains(slot as usize) || deeper.iter().any(|d| d.contains(slot)) {
                     continue;
                 }
                 if let Some(pair) = Pair::with_vacancy(state, slot, person, km, ctx.today) {

@@ -16,7 +16,7 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::eligibility::Eligibility;
+use crate::eligibility::{Eligibility, VacancyEligibility};
 use crate::employment::EmploymentRecord;
 use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, VacancyEvent};
 use crate::features::{CandidateRow, CandidateSketch, VacancyRow, Vocabulary};
@@ -137,6 +137,9 @@ pub struct State {
     /// list skips who fails them without reading their row.
     #[serde(skip)]
     eligibility: Eligibility,
+    /// Vacancy slots by the filters a list of vacancies judges from bits.
+    #[serde(skip)]
+    vacancy_eligibility: VacancyEligibility,
     /// Listable vacancy slots by code length, CP2011 prefix and comune.
     #[serde(skip)]
     listable: VacancyIndex,
@@ -282,6 +285,10 @@ impl State {
             .values()
             .map(|v| VacancyRow::of(&mut self.vocabulary, v))
             .collect();
+        self.vacancy_eligibility.clear();
+        for (slot, row) in self.vacancy_rows.iter().enumerate() {
+            self.vacancy_eligibility.set(slot as u32, row);
+        }
         for slot in 0..self.vacancies.len() {
             self.relist(slot);
         }
@@ -568,6 +575,18 @@ impl State {
             .for_vacancy(row.contract, row.hours, row.quota)
     }
 
+    /// The vacancy slots that may pass the hard filters of a person with
+    /// the row sketch `sketch` and L.68/99 category `protected` which read
+    /// only the vacancy's row (contract, hours, reserved quota): every slot
+    /// that passes them, and some that do not.
+    pub fn vacancies_eligible_for(
+        &self,
+        sketch: &CandidateSketch,
+        protected: ProtectedCategory,
+    ) -> fixedbitset::FixedBitSet {
+        self.vacancy_eligibility.for_person(sketch, protected)
+    }
+
     /// The candidate slots holding at least one of `skills` (ids of the
     /// rows' vocabulary), declared or certified.
     pub fn holders_of_any(&self, skills: impl IntoIterator<Item = u32>) -> RoaringBitmap {
@@ -847,6 +866,7 @@ impl State {
             return;
         };
         let row = VacancyRow::of(&mut self.vocabulary, vacancy);
+        self.vacancy_eligibility.set(slot as u32, &row);
         put_at(&mut self.vacancy_rows, slot, row);
     }
 

@@ -513,3 +513,47 @@ fn eligibility_sets_and_sketch_bounds_never_exclude_a_pair_that_passes() {
     };
     after_fold_and_restore(&state, check);
 }
+
+/// The vacancy sets a list of vacancies skips by hold every vacancy whose
+/// contract, hours and reserved quota the person's filters pass, and no
+/// vacancy whose contract or quota they refuse, after the fold and a
+/// restore.
+#[test]
+fn vacancy_eligibility_never_excludes_a_vacancy_that_passes() {
+    use incontra_engine::scoring::{contract_accepted, hours_fit, quota_fits};
+    let reference = ReferenceData::embedded().unwrap();
+    let (state, _) = world(&reference);
+    let check = |state: &State| {
+        let (mut passing, mut skipped) = (0, 0);
+        for candidate in state.candidates().step_by(40).take(100) {
+            let slot = state.candidate_slot(&candidate.id).unwrap();
+            let sketch = state.sketch_at(slot).unwrap();
+            let protected = state.protected_category(&candidate.id);
+            let eligible = state.vacancies_eligible_for(sketch, protected);
+            for vacancy in state.vacancies() {
+                let v_slot = state.vacancy_slot(&vacancy.id).unwrap();
+                let v = state.vacancy_row_at(v_slot).unwrap();
+                let exact = contract_accepted(v, sketch) && quota_fits(v.quota, protected);
+                let passes = exact && hours_fit(v, sketch);
+                let kept = eligible.contains(v_slot as usize);
+                assert!(
+                    kept || !passes,
+                    "{} skipped for {}",
+                    vacancy.id,
+                    candidate.id
+                );
+                assert!(!kept || exact, "{} kept for {}", vacancy.id, candidate.id);
+                if passes {
+                    passing += 1;
+                } else if !kept {
+                    skipped += 1;
+                }
+            }
+        }
+        assert!(
+            passing > 1_000 && skipped > 1_000,
+            "{passing} pass, {skipped} skipped"
+        );
+    };
+    after_fold_and_restore(&state, check);
+}
