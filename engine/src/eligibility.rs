@@ -16,7 +16,7 @@
 use fixedbitset::FixedBitSet;
 
 use crate::features::{CandidateRow, CandidateSketch, VacancyRow};
-use crate::model::{ContractType, ProtectedCategory, ReservedQuota};
+use crate::model::{valid_on, ContractType, Day, ProtectedCategory, ReservedQuota};
 use crate::scoring::quota_fits;
 
 /// Hours buckets: tenths of full time, and a last one from 100 % up.
@@ -137,6 +137,10 @@ pub struct VacancyEligibility {
     hours: Vec<FixedBitSet>,
     /// By reserved quota (none, art. 1, art. 18).
     quota: Vec<FixedBitSet>,
+    /// The last day of validity of each slot ([`valid_on`]): it depends on
+    /// the day judged, so it is kept as days, 4 bytes a vacancy, not as a
+    /// set.
+    valid_until: Vec<Day>,
 }
 
 impl Default for VacancyEligibility {
@@ -145,6 +149,7 @@ impl Default for VacancyEligibility {
             contract: vec![FixedBitSet::new(); ContractType::ALL.len()],
             hours: vec![FixedBitSet::new(); HOURS_BUCKETS],
             quota: vec![FixedBitSet::new(); 3],
+            valid_until: Vec::new(),
         }
     }
 }
@@ -178,9 +183,21 @@ impl VacancyEligibility {
             }
             set.set(slot, false);
         }
+        if slot >= self.valid_until.len() {
+            self.valid_until.resize(slot + 1, 0);
+        }
+        self.valid_until[slot] = row.valid_until;
         self.contract[row.contract as usize].insert(slot);
         self.hours[hours_bucket(row.hours)].insert(slot);
         self.quota[quota_index(row.quota)].insert(slot);
+    }
+
+    /// Whether the vacancy at `slot` is within its validity on `today`
+    /// (false for a slot never recorded).
+    pub fn valid_on(&self, slot: u32, today: Day) -> bool {
+        self.valid_until
+            .get(slot as usize)
+            .is_some_and(|&until| valid_on(until, today))
     }
 
     /// The vacancy slots that may pass the hard filters of the person of

@@ -997,6 +997,12 @@ fn visit_vacancies_best_first<'s>(
     levels: &[u8],
 ) -> Result<(), MatchError> {
     let ctx = lister.ctx;
+    // Who is not available for a vacancy of no hours at all (not listed,
+    // or taken by a job) is available for none: every pair would fail.
+    let employment = state.employment_of_link(person.link);
+    if !ctx.is_available(0, person.row.sketch.listed(), employment) {
+        return Ok(());
+    }
     let index = state.listable();
     // The person's distinct prefixes at each depth (the empty one at 0).
     let p = &person.candidate.profile;
@@ -1057,7 +1063,10 @@ fn visit_vacancies_best_first<'s>(
             .collect();
         for prefix in at_depth.get(group.depth).unwrap_or(&none) {
             for slot in index.get(l, prefix, comune).into_iter().flatten() {
-                if !eligible.contains(slot as usize) || deeper.iter().any(|d| d.contains(slot)) {
+                if !eligible.contains(slot as usize)
+                    || !state.vacancy_valid_on(slot, ctx.today)
+                    || deeper.iter().any(|d| d.contains(slot))
+                {
                     continue;
                 }
                 if let Some(pair) = Pair::with_vacancy(state, slot, person, km, ctx.today) {

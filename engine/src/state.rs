@@ -587,6 +587,13 @@ impl State {
         self.vacancy_eligibility.for_person(sketch, protected)
     }
 
+    /// Whether the vacancy at `slot` is within its validity on `today`,
+    /// read from a dense array (what a list of vacancies checks before
+    /// reading a vacancy's row).
+    pub fn vacancy_valid_on(&self, slot: u32, today: Day) -> bool {
+        self.vacancy_eligibility.valid_on(slot, today)
+    }
+
     /// The candidate slots holding at least one of `skills` (ids of the
     /// rows' vocabulary), declared or certified.
     pub fn holders_of_any(&self, skills: impl IntoIterator<Item = u32>) -> RoaringBitmap {

@@ -152,7 +152,7 @@ fn a_bounded_list_is_the_top_of_the_unbounded_one() {
 fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
     with_world(|state, ctx| {
         let every_vacancy = state.vacancies().count() + 1;
-        let people: Vec<String> = state
+        let mut people: Vec<String> = state
             .candidates()
             .filter(|c| !c.withdrawn && c.available)
             .map(|c| c.id.clone())
@@ -160,6 +160,22 @@ fn a_bounded_list_of_vacancies_is_the_top_of_the_unbounded_one() {
             .take(30)
             .collect();
         assert!(people.len() >= 20);
+        // People no vacancy can be offered to (not listed, or at work most
+        // of the week): their lists are empty, whether visited or not.
+        let unlisted = state.candidates().filter(|c| c.withdrawn || !c.available);
+        let at_work = state.candidates().filter(|c| {
+            state
+                .employment_of(c)
+                .is_some_and(|e| e.busy_hours_percent(ctx.today) >= 80)
+        });
+        let before = people.len();
+        people.extend(
+            unlisted
+                .take(4)
+                .chain(at_work.take(4))
+                .map(|c| c.id.clone()),
+        );
+        assert_eq!(people.len(), before + 8);
         let mut skipped = 0;
         for (n, person) in people.iter().enumerate() {
             let mut text = vacancy_relevance(state, n, 2);
