@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 // hashbrown's tag bits that a lookup compared strings most of the time.
 use foldhash::{HashMap, HashSet};
 use indexmap::IndexMap;
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_128;
@@ -597,13 +597,12 @@ impl State {
     /// The candidate slots holding at least one of `skills` (ids of the
     /// rows' vocabulary), declared or certified.
     pub fn holders_of_any(&self, skills: impl IntoIterator<Item = u32>) -> RoaringBitmap {
-        let mut holders = RoaringBitmap::new();
-        for skill in skills {
-            if let Some(h) = self.skill_holders.get(&skill) {
-                holders |= h;
-            }
-        }
-        holders
+        // All at once, container by container: unions one after another
+        // copied the growing result for every skill.
+        skills
+            .into_iter()
+            .filter_map(|skill| self.skill_holders.get(&skill))
+            .union()
     }
 
     /// A digest of the whole state, independent of hash-map order: two
