@@ -27,6 +27,27 @@ fn hours_bucket(hours: u32) -> usize {
     (hours / 10).min(HOURS_BUCKETS as u32 - 1) as usize
 }
 
+/// The buckets a stated hours range meets: every vacancy hours value the
+/// range admits falls in one of them.
+fn buckets_of(c: &CandidateSketch) -> std::ops::RangeInclusive<usize> {
+    hours_bucket(u32::from(c.min_hours))..=hours_bucket(u32::from(c.max_hours))
+}
+
+/// The reserved quotas, in the order the sets by quota are kept.
+const QUOTAS: [ReservedQuota; 3] = [
+    ReservedQuota::None,
+    ReservedQuota::Art1,
+    ReservedQuota::Art18,
+];
+
+fn quota_index(quota: ReservedQuota) -> usize {
+    match quota {
+        ReservedQuota::None => 0,
+        ReservedQuota::Art1 => 1,
+        ReservedQuota::Art18 => 2,
+    }
+}
+
 /// Candidate slots by the filters a list can judge from bits alone.
 #[derive(Debug, Clone)]
 pub struct Eligibility {
@@ -36,10 +57,8 @@ pub struct Eligibility {
     accepts: Vec<FixedBitSet>,
     /// By [`hours_bucket`]: whose stated hours range meets the bucket.
     hours: Vec<FixedBitSet>,
-    /// Who may take a position of a reserved quota, by quota (art. 1, art.
-    /// 18).
-    art1: FixedBitSet,
-    art18: FixedBitSet,
+    /// By [`quota_index`]: who may take a position of that reserved quota.
+    quota: Vec<FixedBitSet>,
 }
 
 impl Default for Eligibility {
@@ -48,8 +67,7 @@ impl Default for Eligibility {
             listed: FixedBitSet::new(),
             accepts: vec![FixedBitSet::new(); ContractType::ALL.len()],
             hours: vec![FixedBitSet::new(); HOURS_BUCKETS],
-            art1: FixedBitSet::new(),
-            art18: FixedBitSet::new(),
+            quota: vec![FixedBitSet::new(); QUOTAS.len()],
         }
     }
 }
@@ -60,10 +78,10 @@ impl Eligibility {
     }
 
     fn sets_mut(&mut self) -> impl Iterator<Item = &mut FixedBitSet> {
-        [&mut self.listed, &mut self.art1, &mut self.art18]
-            .into_iter()
+        std::iter::once(&mut self.listed)
             .chain(self.accepts.iter_mut())
             .chain(self.hours.iter_mut())
+            .chain(self.quota.iter_mut())
     }
 
     /// Records what the row of `slot` and the person's L.68/99 category
@@ -83,22 +101,13 @@ impl Eligibility {
         for (set, &contract) in self.accepts.iter_mut().zip(&ContractType::ALL) {
             set.set(slot, c.accepts(contract));
         }
+        let buckets = buckets_of(c);
         for (bucket, set) in self.hours.iter_mut().enumerate() {
-            let low = bucket as u32 * 10;
-            let high = if bucket + 1 == HOURS_BUCKETS {
-                u32::MAX
-            } else {
-                low + 9
-            };
-            set.set(
-                slot,
-                u32::from(c.min_hours) <= high && u32::from(c.max_hours) >= low,
-            );
+            set.set(slot, buckets.contains(&bucket));
         }
-        self.art1
-            .set(slot, quota_fits(ReservedQuota::Art1, protected));
-        self.art18
-            .set(slot, quota_fits(ReservedQuota::Art18, protected));
+        for (set, &quota) in self.quota.iter_mut().zip(&QUOTAS) {
+            set.set(slot, quota_fits(quota, protected));
+        }
     }
 
     /// The slots that may pass the filters of a vacancy offering
@@ -117,10 +126,8 @@ impl Eligibility {
         if let Some(hours) = self.hours.get(hours_bucket(hours)) {
             out.intersect_with(hours);
         }
-        match quota {
-            ReservedQuota::None => {}
-            ReservedQuota::Art1 => out.intersect_with(&self.art1),
-            ReservedQuota::Art18 => out.intersect_with(&self.art18),
+        if quota != ReservedQuota::None {
+            out.intersect_with(&self.quota[quota_index(quota)]);
         }
         out
     }
@@ -148,17 +155,9 @@ impl Default for VacancyEligibility {
         Self {
             contract: vec![FixedBitSet::new(); ContractType::ALL.len()],
             hours: vec![FixedBitSet::new(); HOURS_BUCKETS],
-            quota: vec![FixedBitSet::new(); 3],
+            quota: vec![FixedBitSet::new(); QUOTAS.len()],
             valid_until: Vec::new(),
         }
-    }
-}
-
-fn quota_index(quota: ReservedQuota) -> usize {
-    match quota {
-        ReservedQuota::None => 0,
-        ReservedQuota::Art1 => 1,
-        ReservedQuota::Art18 => 2,
     }
 }
 
@@ -210,11 +209,7 @@ impl VacancyEligibility {
     ) -> FixedBitSet {
         let len = self.quota[0].len();
         let mut out = FixedBitSet::with_capacity(len);
-        for (set, &quota) in self.quota.iter().zip(&[
-            ReservedQuota::None,
-            ReservedQuota::Art1,
-            ReservedQuota::Art18,
-        ]) {
+        for (set, &quota) in self.quota.iter().zip(&QUOTAS) {
             if quota_fits(quota, protected) {
                 out.union_with(set);
             }
@@ -229,11 +224,7 @@ impl VacancyEligibility {
             out.intersect_with(&offered);
         }
         let mut hours = FixedBitSet::with_capacity(len);
-        let (low, high) = (
-            hours_bucket(u32::from(sketch.min_hours)),
-            hours_bucket(u32::from(sketch.max_hours)),
-        );
-        for set in self.hours.get(low..=high).into_iter().flatten() {
+        for set in self.hours.get(buckets_of(sketch)).into_iter().flatten() {
             hours.union_with(set);
         }
         out.intersect_with(&hours);

@@ -137,7 +137,7 @@ pub struct CandidateSketch {
     /// Months of every practised profession, [`u16::MAX`] for that many or
     /// more: no experience can be relevant for more.
     months: u16,
-    /// Bit `id % 16` of every licence id held.
+    /// Bit [`licence_bit`] of every licence id held.
     licences: u16,
     pub education: EducationLevel,
     /// [`BENEFIT`], [`VULNERABLE`], [`GOL_INCLUSIONE`]; [`LISTED`].
@@ -151,6 +151,12 @@ const LISTED: u8 = 8;
 /// in order of first sight, so they are spread by a multiplicative hash.
 fn bloom_bit(id: u32) -> u64 {
     1 << (id.wrapping_mul(0x9E37_79B9) >> 26)
+}
+
+/// The bit of a licence id in [`CandidateSketch`]'s licences (a handful of
+/// licence codes exist, so their ids rarely share a bit).
+fn licence_bit(id: u32) -> u16 {
+    1 << (id % 16)
 }
 
 impl CandidateSketch {
@@ -175,7 +181,7 @@ impl CandidateSketch {
     }
 
     fn may_hold_licence(&self, id: u32) -> bool {
-        self.licences & (1 << (id % 16)) != 0
+        self.licences & licence_bit(id) != 0
     }
 }
 
@@ -292,7 +298,7 @@ impl CandidateRow {
                     .iter()
                     .fold(0, |bits, &c| bits | contract_bit(c)),
                 months: u16::try_from(months).unwrap_or(u16::MAX),
-                licences: licences.iter().fold(0, |bits, l| bits | (1 << (l % 16))),
+                licences: licences.iter().fold(0, |bits, &l| bits | licence_bit(l)),
                 education: p.education,
                 flags: target_groups(candidate) | listed,
             },

@@ -175,7 +175,6 @@ type HireKey = (Day, String, String);
 /// selection outlasts the advert.
 pub const FILL_GRACE_DAYS: Day = 60;
 
-/// Puts `row` at `slot`, growing `rows` with defaults up to it.
 /// Adds `slot` to the holders of every skill of its row.
 fn hold_skills(holders: &mut HashMap<u32, RoaringBitmap>, slot: u32, row: &CandidateRow) {
     for skill in row.skill_ids() {
@@ -183,6 +182,27 @@ fn hold_skills(holders: &mut HashMap<u32, RoaringBitmap>, slot: u32, row: &Candi
     }
 }
 
+/// Keeps the row of candidate `slot` and what a list reads beside it: the
+/// skill holders, the sketch and the eligibility sets (one place for the
+/// fold and a restore).
+fn keep_row(
+    holders: &mut HashMap<u32, RoaringBitmap>,
+    (rows, sketches, eligibility): (
+        &mut Vec<CandidateRow>,
+        &mut Vec<CandidateSketch>,
+        &mut Eligibility,
+    ),
+    slot: usize,
+    row: CandidateRow,
+    protected: ProtectedCategory,
+) {
+    hold_skills(holders, slot as u32, &row);
+    eligibility.set(slot as u32, &row, protected);
+    put_at(sketches, slot, row.sketch);
+    put_at(rows, slot, row);
+}
+
+/// Puts `row` at `slot`, growing `rows` with defaults up to it.
 fn put_at<T: Default>(rows: &mut Vec<T>, slot: usize, row: T) {
     if slot >= rows.len() {
         rows.resize_with(slot + 1, T::default);
@@ -232,11 +252,9 @@ impl State {
         self.sketches.clear();
         for (slot, c) in self.candidates.values().enumerate() {
             let row = CandidateRow::of(&mut self.vocabulary, c);
-            hold_skills(&mut self.skill_holders, slot as u32, &row);
             let protected = self.protected.get(&c.id).copied().unwrap_or_default();
-            self.eligibility.set(slot as u32, &row, protected);
-            self.sketches.push(row.sketch);
-            self.rows.push(row);
+            let lists = (&mut self.rows, &mut self.sketches, &mut self.eligibility);
+            keep_row(&mut self.skill_holders, lists, slot, row, protected);
             self.professions
                 .insert(slot as u32, &c.profile.domicile_comune, &c.profile);
             self.candidates_by_comune
@@ -889,11 +907,9 @@ impl State {
                 }
             }
         }
-        hold_skills(&mut self.skill_holders, slot as u32, &row);
         let protected = self.protected.get(id).copied().unwrap_or_default();
-        self.eligibility.set(slot as u32, &row, protected);
-        put_at(&mut self.sketches, slot, row.sketch);
-        put_at(&mut self.rows, slot, row);
+        let lists = (&mut self.rows, &mut self.sketches, &mut self.eligibility);
+        keep_row(&mut self.skill_holders, lists, slot, row, protected);
     }
 
     fn index_candidate(&mut self, slot: usize, comune: &str, old: Option<&str>, max_km: u32) {
