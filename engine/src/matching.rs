@@ -25,7 +25,7 @@ use roaring::RoaringBitmap;
 
 use crate::congruity::Congruity;
 use crate::features::{self, CandidateRow, CandidateSketch, VacancyRow};
-use crate::model::{valid_on, Candidate, Day, ReservedQuota, Vacancy};
+use crate::model::{valid_on, Candidate, Day, ProtectedCategory, ReservedQuota, Vacancy};
 use crate::profession_index::{band_upper_km, prefixes};
 use crate::scoring::{
     contract_accepted, hours_fit, quota_fits, segments, CandidateFacts, Context, Contribution,
@@ -273,6 +273,8 @@ struct Pair<'p> {
     sketch: &'p CandidateSketch,
     crow: &'p CandidateRow,
     link: &'p Link,
+    /// The candidate's L.68/99 category as the list may read it.
+    protected: ProtectedCategory,
     /// Whether the vacancy is open on the day judged.
     open: bool,
     km: f64,
@@ -287,6 +289,7 @@ impl<'s> Pair<'s> {
         slot: u32,
         km: f64,
     ) -> Option<Pair<'s>> {
+        let link = state.link_at(slot)?;
         Some(Pair {
             state,
             vacancy,
@@ -294,7 +297,8 @@ impl<'s> Pair<'s> {
             candidate: state.candidate_at_slot(slot)?,
             sketch: state.sketch_at(slot)?,
             crow: state.row_at(slot)?,
-            link: state.link_at(slot)?,
+            link,
+            protected: link.protected(),
             open,
             km,
         })
@@ -320,6 +324,7 @@ impl<'s> Pair<'s> {
             sketch: &person.row.sketch,
             crow: person.row,
             link: person.link,
+            protected: person.protected,
             open: valid_on(vrow.valid_until, today),
             km,
         })
@@ -336,14 +341,14 @@ impl<'s> Pair<'s> {
     fn facts(&self) -> CandidateFacts<'s> {
         CandidateFacts {
             employment: self.state.employment_of_link(self.link),
-            protected: self.link.protected(),
+            protected: self.protected,
         }
     }
 
     /// Whether the vacancy's reserved quota admits the candidate, reading
     /// their category only when the vacancy has a quota (most have none).
     fn quota_fits(&self) -> bool {
-        self.vrow.quota == ReservedQuota::None || quota_fits(self.vrow.quota, self.link.protected())
+        self.vrow.quota == ReservedQuota::None || quota_fits(self.vrow.quota, self.protected)
     }
 
     /// [`Context::is_available`] of the pair, without reading the
@@ -364,6 +369,9 @@ struct Person<'s> {
     candidate: &'s Candidate,
     row: &'s CandidateRow,
     link: &'s Link,
+    /// Their L.68/99 category as the list may read it
+    /// ([`RequestFilters::hide_reserved_quota`]).
+    protected: ProtectedCategory,
 }
 
 /// Pairs waiting for their text relevance are scored once this many have
@@ -938,11 +946,15 @@ pub fn match_vacancies(
         return Err(MatchError::UnknownComune(origin.clone()));
     }
     let reach = f64::from(ctx.distance_limit(candidate, &request.filters));
-    let facts = facts(state, candidate);
+    let mut facts = facts(state, candidate);
+    if request.filters.hide_reserved_quota {
+        facts.protected = ProtectedCategory::None;
+    }
     let person = Person {
         candidate,
         row: crow,
         link: state.link_at(slot).ok_or_else(unknown)?,
+        protected: facts.protected,
     };
     let within = comuni_within(ctx, origin, reach);
     let index = state.listable();
@@ -1049,7 +1061,7 @@ fn visit_vacancies_best_first<'s>(
     let none: Vec<&str> = Vec::new();
     // Who fails a filter these sets judge is skipped without reading
     // their row.
-    let eligible = state.vacancies_eligible_for(&person.row.sketch, person.link.protected());
+    let eligible = state.vacancies_eligible_for(&person.row.sketch, person.protected);
     while let Some(VacancyGroup { group, levels: l }) = queue.pop() {
         if !lister.visit_group(group.bound)? {
             break;

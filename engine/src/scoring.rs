@@ -187,6 +187,10 @@ pub struct RequestFilters {
     pub cpi_codes: Vec<String>,
     /// 0 = no tighter limit than the candidate's own.
     pub max_distance_km: u32,
+    /// The caller may not read L.68/99 categories: a list of vacancies is
+    /// judged as if the person held none, so reserved-quota vacancies fail
+    /// their filter (and are never visited) whatever the person's category.
+    pub hide_reserved_quota: bool,
 }
 
 /// The facts about a candidate that live outside `Candidate`.

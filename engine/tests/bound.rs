@@ -234,6 +234,7 @@ proptest::proptest! {
         min_score in proptest::prop_oneof![proptest::strategy::Just(0.0), 0.2f64..0.7],
         max_km in proptest::prop_oneof![proptest::strategy::Just(0u32), 5u32..80],
         cpi in proptest::bool::ANY,
+        hide_quota in proptest::bool::ANY,
         text_share in 0usize..4,
     ) {
         let reference = ReferenceData::embedded().unwrap();
@@ -261,7 +262,7 @@ proptest::proptest! {
             } else {
                 Vec::new()
             };
-            let filters = incontra_engine::scoring::RequestFilters { cpi_codes, max_distance_km: max_km };
+            let filters = incontra_engine::scoring::RequestFilters { cpi_codes, max_distance_km: max_km, hide_reserved_quota: hide_quota };
             let request = ListRequest { limit: k, min_score, filters: filters.clone(), ..ListRequest::default() };
             let all = ListRequest { limit: everyone, filters, count_exclusions: true, ..ListRequest::default() };
             let bounded = matching::match_candidates(&state, &ctx, vacancy, &request, &mut text).unwrap();
@@ -275,11 +276,19 @@ proptest::proptest! {
             } else {
                 vacancy_relevance(&state, n, text_share + 1)
             };
-            let request = ListRequest { limit: k, min_score, ..ListRequest::default() };
-            let all = ListRequest { limit: every_vacancy, count_exclusions: true, ..ListRequest::default() };
+            let filters = incontra_engine::scoring::RequestFilters { hide_reserved_quota: hide_quota, ..Default::default() };
+            let request = ListRequest { limit: k, min_score, filters: filters.clone(), ..ListRequest::default() };
+            let all = ListRequest { limit: every_vacancy, count_exclusions: true, filters, ..ListRequest::default() };
             let bounded = matching::match_vacancies(&state, &ctx, &person.id, &request, &mut text).unwrap();
             let unbounded = matching::match_vacancies(&state, &ctx, &person.id, &all, &mut text).unwrap();
             assert_prefix(&bounded, &unbounded, k, min_score);
+            if hide_quota {
+                // Hidden means never listed, whatever the person's category.
+                for item in &unbounded.items {
+                    let v = state.vacancy(&item.id).unwrap();
+                    proptest::prop_assert_eq!(v.spec.reserved_quota, incontra_engine::model::ReservedQuota::None);
+                }
+            }
         }
     }
 }

@@ -998,6 +998,7 @@ fn cpi_request_filter() {
     let request = RequestFilters {
         cpi_codes: vec!["TO01".into(), "TO12".into()],
         max_distance_km: 0,
+        hide_reserved_quota: false,
     };
     let v = w.state.vacancy("V1").unwrap();
 

@@ -577,6 +577,12 @@ pub fn check_requester(prefix: &str, r: &pb::Requester) -> Result<(), DecodeErro
             ));
         }
     }
+    if r.purpose.len() > 500 {
+        return Err(invalid(
+            &format!("{prefix}.purpose"),
+            "longer than 500 bytes",
+        ));
+    }
     Ok(())
 }
 

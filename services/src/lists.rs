@@ -21,17 +21,17 @@ use incontra_indexer::projection::Projection;
 use incontra_kafka::ListPublisher;
 use incontra_proto::events::v1 as ev;
 use prost::Message;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tonic::Status;
+
+use crate::group_commit::GroupCommit;
 
 /// Lists recorded with one fsync at most.
 const GROUP_COMMIT_MAX: usize = 256;
 
-type Pending = (Vec<u8>, oneshot::Sender<Result<(), String>>);
-
 #[derive(Clone)]
 pub enum ListRecorder {
-    Journal(mpsc::Sender<Pending>),
+    Journal(GroupCommit),
     Kafka(Arc<ListPublisher>),
 }
 
@@ -50,38 +50,24 @@ impl ListRecorder {
         // before it. Ends with the recorder (the sender is its).
         let (recorded, wake) = mpsc::channel::<()>(1);
         tokio::spawn(fold(projection, wake));
-        let (tx, mut rx) = mpsc::channel::<Pending>(4 * GROUP_COMMIT_MAX);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < GROUP_COMMIT_MAX {
-                    match rx.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
-                    }
-                }
-                let (bytes, waiters): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
-                let lists = lists.clone();
-                let results = tokio::task::spawn_blocking(move || lists.record(&bytes))
-                    .await
+        let writer = GroupCommit::spawn(
+            GROUP_COMMIT_MAX,
+            Box::new(move |bytes| {
+                lists
+                    .record(&bytes)
+                    .map(|results| {
+                        results
+                            .into_iter()
+                            .map(|r| r.map(|_| ()).map_err(|e| e.to_string()))
+                            .collect()
+                    })
                     .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
-                match results {
-                    Ok(results) => {
-                        let _ = recorded.try_send(());
-                        for (result, waiter) in results.into_iter().zip(waiters) {
-                            let _ = waiter.send(result.map(|_| ()).map_err(|e| e.to_string()));
-                        }
-                    }
-                    Err(error) => {
-                        for waiter in waiters {
-                            let _ = waiter.send(Err(error.clone()));
-                        }
-                    }
-                }
-            }
-        });
-        Ok(ListRecorder::Journal(tx))
+            }),
+            move || {
+                let _ = recorded.try_send(());
+            },
+        );
+        Ok(ListRecorder::Journal(writer))
     }
 
     /// Records the list and returns its id; an error means it was not
@@ -104,16 +90,7 @@ impl ListRecorder {
         let bytes = envelope.encode_to_vec();
         let unavailable = |e: String| Status::unavailable(format!("list not recorded: {e}"));
         match self {
-            ListRecorder::Journal(tx) => {
-                let (done_tx, done_rx) = oneshot::channel();
-                tx.send((bytes, done_tx))
-                    .await
-                    .map_err(|_| unavailable("recorder stopped".into()))?;
-                done_rx
-                    .await
-                    .map_err(|_| unavailable("recorder stopped".into()))?
-                    .map_err(unavailable)?;
-            }
+            ListRecorder::Journal(writer) => writer.write(bytes).await.map_err(unavailable)?,
             ListRecorder::Kafka(publisher) => {
                 publisher
                     .publish(&id, &bytes)

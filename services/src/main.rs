@@ -15,8 +15,10 @@ use incontra_engine::matching::ListRequest;
 use incontra_engine::model::Day;
 use incontra_indexer::projection::ProjectionOptions;
 use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
+use incontra_services::auth::LocalIssuer;
 use incontra_services::learn::{learn, LearnOptions};
 use incontra_services::node::{Node, NodeOptions};
+use incontra_services::policy::Role;
 use incontra_services::server;
 use prost::Message;
 
@@ -112,6 +114,12 @@ struct Common {
     /// since the last snapshot is as large as it).
     #[arg(long, default_value_t = ProjectionOptions::default().snapshot_every)]
     snapshot_every: u64,
+    /// Authentication (TOML: issuer, audience, JWKS file, claims to roles;
+    /// see docs/SECURITY.md). Without it the node serves every caller
+    /// unrestricted and refuses to listen beyond loopback. The demo makes
+    /// a local key pair and its configuration in `<data-dir>/auth/`.
+    #[arg(long)]
+    auth_config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -242,9 +250,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = GeneratorConfig::demo().with_candidates(candidates);
             // The demo world has a fixed date; pin the node to it unless told.
             let as_of = common.as_of.or(Some(config.today));
+            // Authenticated like production, with a key of its own: the
+            // demo prints a token to call it with.
+            let issuer = LocalIssuer::open_or_create(&common.data_dir)?;
+            let mut common = common;
+            if common.auth_config.is_none() {
+                common.auth_config = Some(issuer.config_path.clone());
+            }
             let node = open(&common, as_of).await?;
             load_demo(&node, config).await?;
-            print_example(&node)?;
+            print_example(&node, &issuer, &common)?;
             if no_serve {
                 let projection = node.projection.clone();
                 tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
@@ -306,6 +321,7 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     options.scoring_config = common.scoring_config.clone();
     options.weights = common.weights.clone();
     options.as_of = as_of.or(common.as_of);
+    options.auth_config = common.auth_config.clone();
     if let Some(n) = common.max_running_lists {
         options.admission.running = n;
     }
@@ -419,14 +435,18 @@ async fn load_demo(node: &Node, config: GeneratorConfig) -> anyhow::Result<()> {
 
 /// Prints the preselection list of a vacancy in the Torino area with a full
 /// list, as an operator would see it.
-fn print_example(node: &Node) -> anyhow::Result<()> {
+fn print_example(node: &Node, issuer: &LocalIssuer, common: &Common) -> anyhow::Result<()> {
     let read = node.read.clone();
     let today = server::today(node.as_of);
     let view = read.view(today)?;
     let mut vacancies: Vec<_> = view
         .state()
         .vacancies()
-        .filter(|v| v.is_open_on(today))
+        // An operator's token may not list reserved-quota vacancies.
+        .filter(|v| {
+            v.is_open_on(today)
+                && v.spec.reserved_quota == incontra_engine::model::ReservedQuota::None
+        })
         .collect();
     vacancies.sort_by(|a, b| a.id.cmp(&b.id));
     // An operator reading the list also wants to see who was left out.
@@ -493,9 +513,21 @@ fn print_example(node: &Node) -> anyhow::Result<()> {
         }
     }
     println!();
+    // An operator of the vacancy's CPI, for twelve hours; written beside
+    // the key so scripts can read it.
+    let cpi = v.spec.cpi_code.as_str();
+    let token = issuer.token("operatore-demo", &[Role::Operator], &[cpi], 12 * 3_600)?;
+    let token_path = common.data_dir.join("auth").join("operator.jwt");
+    std::fs::write(&token_path, &token)
+        .with_context(|| format!("writing {}", token_path.display()))?;
     println!(
-        "Try: grpcurl -plaintext -d '{{\"vacancy_id\":\"{}\",\"limit\":10}}' 127.0.0.1:50051 incontra.match.v1.MatchService/MatchCandidates",
-        v.id
+        "Token of an operator of CPI {cpi} (12 hours; also in {}):",
+        token_path.display()
+    );
+    println!("export TOKEN={token}");
+    println!(
+        "Try: grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"vacancy_id\":\"{}\",\"limit\":10,\"requester\":{{\"purpose\":\"preselezione\"}}}}' {} incontra.match.v1.MatchService/MatchCandidates",
+        v.id, common.listen
     );
     Ok(())
 }

@@ -12,7 +12,9 @@ use incontra_engine::reference::ReferenceData;
 use incontra_indexer::projection::{Projection, ProjectionOptions, ReadSide, RecoveryInfo};
 use rand::RngCore;
 
+use crate::access::AccessLog;
 use crate::admission::{Admission, AdmissionLimits};
+use crate::auth::Authenticator;
 
 /// Start-up settings of a node.
 #[derive(Debug, Clone)]
@@ -32,6 +34,10 @@ pub struct NodeOptions {
     pub projection: ProjectionOptions,
     /// Lists computed at once and lists waiting (`services::admission`).
     pub admission: AdmissionLimits,
+    /// Authentication configuration (`services::auth::AuthConfig`, TOML);
+    /// without one the node serves every caller as unrestricted, and only
+    /// on a loopback address.
+    pub auth_config: Option<PathBuf>,
 }
 
 impl NodeOptions {
@@ -44,6 +50,7 @@ impl NodeOptions {
             as_of: None,
             projection: ProjectionOptions::default(),
             admission: AdmissionLimits::default(),
+            auth_config: None,
         }
     }
 }
@@ -54,6 +61,12 @@ pub struct Node {
     pub as_of: Option<Day>,
     pub recovery: RecoveryInfo,
     pub admission: Arc<Admission>,
+    /// `None`: no authentication (loopback only).
+    pub auth: Option<Arc<Authenticator>>,
+    pub access: Arc<AccessLog>,
+    /// The same key the decoder pseudonymises codici fiscali with: how a
+    /// portal token's subject finds its person.
+    pub pseudonymiser: Pseudonymiser,
 }
 
 impl Node {
@@ -78,11 +91,19 @@ impl Node {
             .clone()
             .unwrap_or_else(|| options.data_dir.join("pseudonym.key"));
         let key = load_or_create_key(&key_path)?;
+        let auth = match &options.auth_config {
+            Some(path) => Some(Arc::new(Authenticator::from_file(path).with_context(
+                || format!("loading the auth configuration {}", path.display()),
+            )?)),
+            None => None,
+        };
+        let access = Arc::new(AccessLog::open(&options.data_dir)?);
+        let pseudonymiser = Pseudonymiser::new(&key);
         let (projection, recovery) = Projection::open(
             &options.data_dir,
             reference,
             config,
-            Pseudonymiser::new(&key),
+            pseudonymiser.clone(),
             options.projection.clone(),
         )
         .with_context(|| format!("opening data directory {}", options.data_dir.display()))?;
@@ -93,6 +114,9 @@ impl Node {
             as_of: options.as_of,
             recovery,
             admission: Admission::new(options.admission),
+            auth,
+            access,
+            pseudonymiser,
         })
     }
 }

@@ -8,11 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
 use incontra_engine::matching::{self, ListRequest, MatchError};
-use incontra_engine::model::Day;
+use incontra_engine::model::{Candidate, Day, ReservedQuota, Vacancy};
 use incontra_engine::outcomes;
+use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::RequestFilters;
 use incontra_engine::state::Outcome;
+use incontra_engine::state::State;
 use incontra_indexer::projection::{IngestResult, ProjectionError, ReadSide};
 use incontra_indexer::query::QueryError;
 use incontra_kafka::{KafkaSource, SourceStatus};
@@ -24,10 +27,13 @@ use prost::Message;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::access::AccessRecorder;
 use crate::admission::Admission;
+use crate::auth::{Authenticator, Refusal};
 use crate::convert;
 use crate::lists::{self, ListRecorder};
 use crate::node::Node;
+use crate::policy::{Denied, PersonFacts, Principal, Rpc, Scope, VacancyFacts};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
@@ -43,9 +49,12 @@ pub struct MatchServiceImpl {
     source: Option<Arc<SourceStatus>>,
     lists: ListRecorder,
     admission: Arc<Admission>,
+    access: AccessRecorder,
+    pseudonymiser: Pseudonymiser,
 }
 
 impl MatchServiceImpl {
+    /// Call within a tokio runtime (the access log's writer is a task).
     pub fn new(node: &Node, source: Option<Arc<SourceStatus>>, lists: ListRecorder) -> Self {
         Self {
             read: node.read.clone(),
@@ -54,8 +63,135 @@ impl MatchServiceImpl {
             source,
             lists,
             admission: node.admission.clone(),
+            access: AccessRecorder::new(node.access.clone()),
+            pseudonymiser: node.pseudonymiser.clone(),
         }
     }
+
+    /// An access record of `who` under `scope`, now.
+    fn access(
+        &self,
+        who: &Principal,
+        scope: Scope,
+        rpc: Rpc,
+        requester: &ev::Requester,
+    ) -> pb::AccessRecord {
+        pb::AccessRecord {
+            at_ms: now_ms(),
+            subject: who.subject.clone(),
+            role: scope.role.name().to_owned(),
+            cpi_code: requester.cpi_code.clone(),
+            rpc: rpc.name().to_owned(),
+            purpose: requester.purpose.clone(),
+            ..pb::AccessRecord::default()
+        }
+    }
+}
+
+/// Authenticates every `MatchService` call before its handler runs: the
+/// bearer token's principal goes into the request's extensions, where
+/// [`principal`] finds it. Without an authenticator every caller is
+/// [`Principal::unrestricted`] (a node on loopback only, see
+/// [`serve_with_source`]).
+#[derive(Clone)]
+pub struct Authenticate {
+    auth: Option<Arc<Authenticator>>,
+}
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let principal = match &self.auth {
+            None => Principal::unrestricted(),
+            Some(auth) => {
+                let token = request
+                    .metadata()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| {
+                        v.strip_prefix("Bearer ")
+                            .or_else(|| v.strip_prefix("bearer "))
+                    })
+                    .map(str::trim)
+                    .ok_or(Refusal::Missing);
+                match token.and_then(|t| auth.verify(t)) {
+                    Ok(p) => p,
+                    Err(refusal) => {
+                        metrics::counter!("incontra_auth_refused_total").increment(1);
+                        return Err(Status::unauthenticated(refusal.to_string()));
+                    }
+                }
+            }
+        };
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+/// The caller, as [`Authenticate`] found it.
+fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::internal("call not authenticated"))
+}
+
+fn denied(e: Denied) -> Status {
+    metrics::counter!("incontra_access_denied_total").increment(1);
+    Status::permission_denied(e.to_string())
+}
+
+fn vacancy_facts<'v>(v: &'v Vacancy, reference: &'v ReferenceData) -> VacancyFacts<'v> {
+    let catchment = reference
+        .comune(&v.spec.workplace_comune)
+        .map_or("", |c| c.cpi_code.as_str());
+    VacancyFacts {
+        cpi: [&v.spec.cpi_code, catchment],
+        reserved_quota: v.spec.reserved_quota != ReservedQuota::None,
+    }
+}
+
+fn person_facts(c: &Candidate) -> PersonFacts<'_> {
+    PersonFacts {
+        candidate_id: &c.id,
+        cpi: &c.profile.cpi_code,
+    }
+}
+
+/// The candidate id of the citizen a portal token signs in: its subject is
+/// their codice fiscale (SPID's `fiscalNumber`, with or without its
+/// `TINIT-` prefix), looked up by pseudonym as the CO are.
+fn own_candidate(state: &State, pseudonymiser: &Pseudonymiser, who: &Principal) -> Option<String> {
+    if !who.roles.contains(&crate::policy::Role::Portal) {
+        return None;
+    }
+    let subject = who.subject.strip_prefix("TINIT-").unwrap_or(&who.subject);
+    let cf = CodiceFiscale::parse(subject).ok()?;
+    state
+        .candidate_of_person(&pseudonymiser.pseudonym(&cf))
+        .map(|c| c.id.clone())
+}
+
+/// The requester recorded with a list and in the access log: from the
+/// token when the call is authenticated (the client cannot speak for
+/// someone else), as the client sent it on an unauthenticated node.
+fn acting_requester(
+    who: &Principal,
+    scope: Scope,
+    mut r: ev::Requester,
+) -> Result<ev::Requester, Status> {
+    if who.needs_purpose(scope.role) && r.purpose.trim().is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "requester.purpose: required of the {} role (recorded in the access log)",
+            scope.role.name()
+        )));
+    }
+    if !who.unrestricted {
+        r.user_id = who.subject.clone();
+        r.channel = scope.role.name().to_owned();
+        r.cpi_code = who.acting_cpi(&r.cpi_code);
+    }
+    Ok(r)
 }
 
 fn requester(r: Option<&ev::Requester>) -> Result<ev::Requester, Status> {
@@ -191,6 +327,9 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::SearchVacanciesRequest>,
     ) -> Result<Response<pb::SearchVacanciesResponse>, Status> {
+        principal(&request)?
+            .may(Rpc::SearchVacancies)
+            .map_err(denied)?;
         let r = request.into_inner();
         required("query", &r.query)?;
         let limit = limit(r.limit);
@@ -235,24 +374,41 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::MatchCandidatesRequest>,
     ) -> Result<Response<pb::MatchCandidatesResponse>, Status> {
+        let who = principal(&request)?;
+        who.may(Rpc::MatchCandidates).map_err(denied)?;
         let r = request.into_inner();
         required("vacancy_id", &r.vacancy_id)?;
         let limit = limit(r.limit);
         if !(0.0..=1.0).contains(&r.min_score) {
             return Err(Status::invalid_argument("min_score: must be in [0,1]"));
         }
-        let who = requester(r.requester.as_ref())?;
+        let asked = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
         let ticket = self.admission.enter().await?;
-        let (mut response, record) = blocking(move || {
+        let caller = who.clone();
+        let (mut response, record, scope) = blocking(move || {
             let _ticket = ticket;
             let view = read.view(today).map_err(projection_status)?;
+            // The scope is decided before anything of a person is read.
+            let scope = {
+                let vacancy = view.state().vacancy(&r.vacancy_id).ok_or_else(|| {
+                    match_status(MatchError::UnknownVacancy(r.vacancy_id.clone()))
+                })?;
+                caller
+                    .list_for_vacancy(vacancy_facts(vacancy, &read.reference))
+                    .map_err(denied)?
+            };
+            if r.include_personal_data && !scope.personal_data {
+                return Err(denied(Denied::PersonalData));
+            }
+            let who = acting_requester(&caller, scope, asked)?;
             let request = ListRequest {
                 limit,
                 filters: RequestFilters {
                     cpi_codes: r.cpi_codes.clone(),
                     max_distance_km: r.max_distance_km,
+                    hide_reserved_quota: !scope.reserved_quota,
                 },
                 min_score: r.min_score,
                 only_congrua: r.only_congrua,
@@ -305,10 +461,26 @@ impl MatchService for MatchServiceImpl {
                     list_id: String::new(),
                 },
                 record,
+                scope,
             ))
         })
         .await?;
+        let requester = record.requester.clone().unwrap_or_default();
+        let vacancy_id = record.subject_id.clone();
         response.list_id = self.lists.record(record, now_ms()).await?;
+        self.access
+            .record(pb::AccessRecord {
+                candidate_ids: response
+                    .matches
+                    .iter()
+                    .map(|m| m.candidate_id.clone())
+                    .collect(),
+                personal_data: !response.personal_data.is_empty(),
+                vacancy_id,
+                list_id: response.list_id.clone(),
+                ..self.access(&who, scope, Rpc::MatchCandidates, &requester)
+            })
+            .await?;
         Ok(Response::new(response))
     }
 
@@ -316,20 +488,48 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::MatchVacanciesRequest>,
     ) -> Result<Response<pb::MatchVacanciesResponse>, Status> {
-        let r = request.into_inner();
-        required("candidate_id", &r.candidate_id)?;
+        let who = principal(&request)?;
+        who.may(Rpc::MatchVacancies).map_err(denied)?;
+        let mut r = request.into_inner();
+        // The portal may leave the person out: the token names them.
+        let portal_self = r.candidate_id.is_empty()
+            && who.roles.contains(&crate::policy::Role::Portal)
+            && !who.unrestricted;
+        if !portal_self {
+            required("candidate_id", &r.candidate_id)?;
+        }
         let limit = limit(r.limit);
-        let who = requester(r.requester.as_ref())?;
+        let asked = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
         let ticket = self.admission.enter().await?;
-        let (mut response, record) = blocking(move || {
+        let caller = who.clone();
+        let pseudonymiser = self.pseudonymiser.clone();
+        let (mut response, record, scope) = blocking(move || {
             let _ticket = ticket;
             let view = read.view(today).map_err(projection_status)?;
+            let scope = {
+                let state = view.state();
+                let own = own_candidate(state, &pseudonymiser, &caller);
+                if portal_self {
+                    r.candidate_id = own.clone().ok_or_else(|| denied(Denied::NoCandidacy))?;
+                }
+                let person = state.candidate(&r.candidate_id).ok_or_else(|| {
+                    match_status(MatchError::UnknownCandidate(r.candidate_id.clone()))
+                })?;
+                caller
+                    .list_for_person(person_facts(person), own.as_deref())
+                    .map_err(denied)?
+            };
+            let who = acting_requester(&caller, scope, asked)?;
             let request = ListRequest {
                 limit,
                 only_congrua: r.only_congrua,
                 count_exclusions: r.count_exclusions,
+                filters: RequestFilters {
+                    hide_reserved_quota: !scope.reserved_quota,
+                    ..RequestFilters::default()
+                },
                 ..ListRequest::default()
             };
             let list = view
@@ -374,10 +574,20 @@ impl MatchService for MatchServiceImpl {
                     journal_position: read.applied_position(),
                 },
                 record,
+                scope,
             ))
         })
         .await?;
+        let requester = record.requester.clone().unwrap_or_default();
+        let candidate_id = record.subject_id.clone();
         response.list_id = self.lists.record(record, now_ms()).await?;
+        self.access
+            .record(pb::AccessRecord {
+                candidate_ids: vec![candidate_id],
+                list_id: response.list_id.clone(),
+                ..self.access(&who, scope, Rpc::MatchVacancies, &requester)
+            })
+            .await?;
         Ok(Response::new(response))
     }
 
@@ -385,17 +595,48 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::ExplainResponse>, Status> {
-        let r = request.into_inner();
+        let who = principal(&request)?;
+        who.may(Rpc::Explain).map_err(denied)?;
+        let mut r = request.into_inner();
         required("vacancy_id", &r.vacancy_id)?;
-        required("candidate_id", &r.candidate_id)?;
+        let portal_self = r.candidate_id.is_empty()
+            && who.roles.contains(&crate::policy::Role::Portal)
+            && !who.unrestricted;
+        if !portal_self {
+            required("candidate_id", &r.candidate_id)?;
+        }
+        let asked = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
-        blocking(move || {
+        let caller = who.clone();
+        let pseudonymiser = self.pseudonymiser.clone();
+        let (response, scope, requester, (vacancy_id, candidate_id)) = blocking(move || {
             let view = read.view(today).map_err(projection_status)?;
+            let scope = {
+                let state = view.state();
+                let own = own_candidate(state, &pseudonymiser, &caller);
+                if portal_self {
+                    r.candidate_id = own.clone().ok_or_else(|| denied(Denied::NoCandidacy))?;
+                }
+                let vacancy = state.vacancy(&r.vacancy_id).ok_or_else(|| {
+                    match_status(MatchError::UnknownVacancy(r.vacancy_id.clone()))
+                })?;
+                let person = state.candidate(&r.candidate_id).ok_or_else(|| {
+                    match_status(MatchError::UnknownCandidate(r.candidate_id.clone()))
+                })?;
+                caller
+                    .explain(
+                        vacancy_facts(vacancy, &read.reference),
+                        person_facts(person),
+                        own.as_deref(),
+                    )
+                    .map_err(denied)?
+            };
+            let requester = acting_requester(&caller, scope, asked)?;
             let eval = view
                 .explain(&r.vacancy_id, &r.candidate_id)
                 .map_err(query_status)?;
-            Ok(Response::new(pb::ExplainResponse {
+            let response = pb::ExplainResponse {
                 eligible: eval.eligible,
                 filters: eval.filters.iter().map(convert::verdict).collect(),
                 score: eval.score,
@@ -405,15 +646,25 @@ impl MatchService for MatchServiceImpl {
                     .map(convert::contribution)
                     .collect(),
                 congruity: eval.congruity.as_ref().map(convert::congruity),
-            }))
+            };
+            Ok((response, scope, requester, (r.vacancy_id, r.candidate_id)))
         })
-        .await
+        .await?;
+        self.access
+            .record(pb::AccessRecord {
+                candidate_ids: vec![candidate_id],
+                vacancy_id,
+                ..self.access(&who, scope, Rpc::Explain, &requester)
+            })
+            .await?;
+        Ok(Response::new(response))
     }
 
     async fn ingest(
         &self,
         request: Request<Streaming<Envelope>>,
     ) -> Result<Response<pb::IngestResponse>, Status> {
+        principal(&request)?.may(Rpc::Ingest).map_err(denied)?;
         if self.source.is_some() {
             return Err(Status::failed_precondition(
                 "this replica is fed from Kafka; produce events to its topics instead",
@@ -490,6 +741,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::GetOutcomesRequest>,
     ) -> Result<Response<pb::GetOutcomesResponse>, Status> {
+        principal(&request)?.may(Rpc::GetOutcomes).map_err(denied)?;
         let r = request.into_inner();
         let today = today(self.as_of);
         let from = if r.from_day == 0 {
@@ -520,11 +772,23 @@ impl MatchService for MatchServiceImpl {
         .await
     }
 
+    async fn get_access_log(
+        &self,
+        request: Request<pb::GetAccessLogRequest>,
+    ) -> Result<Response<pb::GetAccessLogResponse>, Status> {
+        self.access_log(request).await
+    }
+
     async fn get_status(
         &self,
         request: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let who = principal(&request)?;
+        who.may(Rpc::GetStatus).map_err(denied)?;
         let include_digest = request.into_inner().include_digest;
+        if include_digest {
+            who.may_read_digest().map_err(denied)?;
+        }
         let read = self.read.clone();
         let projection = self.projection.clone();
         let today = today(self.as_of);
@@ -573,6 +837,46 @@ impl MatchService for MatchServiceImpl {
     }
 }
 
+/// Most access records one `GetAccessLog` answers.
+const MAX_ACCESS_RECORDS: u32 = 10_000;
+
+impl MatchServiceImpl {
+    async fn access_log(
+        &self,
+        request: Request<pb::GetAccessLogRequest>,
+    ) -> Result<Response<pb::GetAccessLogResponse>, Status> {
+        principal(&request)?
+            .may(Rpc::GetAccessLog)
+            .map_err(denied)?;
+        let r = request.into_inner();
+        if r.candidate_id.len() > 1_000 {
+            return Err(Status::invalid_argument(
+                "candidate_id: longer than 1000 bytes",
+            ));
+        }
+        if r.from_ms != 0 && r.to_ms != 0 && r.from_ms > r.to_ms {
+            return Err(Status::invalid_argument("from_ms: after to_ms"));
+        }
+        let limit = match r.limit {
+            0 => 100,
+            n if n <= MAX_ACCESS_RECORDS => n,
+            _ => {
+                return Err(Status::invalid_argument(format!(
+                    "limit: at most {MAX_ACCESS_RECORDS}"
+                )))
+            }
+        };
+        let log = self.access.log().clone();
+        blocking(move || {
+            let records = log
+                .query(&r.candidate_id, r.from_ms, r.to_ms, limit as usize)
+                .map_err(internal)?;
+            Ok(Response::new(pb::GetAccessLogResponse { records }))
+        })
+        .await
+    }
+}
+
 /// Serves `MatchService`, health and reflection on `addr` until `shutdown`
 /// resolves; then commits the index and writes a snapshot.
 pub async fn serve(
@@ -590,6 +894,17 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     serve_with_source(node, listener, None, shutdown).await
+}
+
+/// Without authentication anyone who reaches the port reads everything:
+/// tolerable on loopback (a developer's machine), nowhere else.
+fn may_listen(authenticated: bool, local: SocketAddr) -> anyhow::Result<()> {
+    if !authenticated && !local.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to serve on {local} without authentication: give --auth-config, or listen on 127.0.0.1"
+        );
+    }
+    Ok(())
 }
 
 /// How often readiness follows the Kafka source's lag.
@@ -707,6 +1022,29 @@ pub async fn serve_with_source(
     ));
 
     let local = listener.local_addr()?;
+    may_listen(node.auth.is_some(), local)?;
+    let authenticate = Authenticate {
+        auth: node.auth.clone(),
+    };
+    if node.auth.is_none() {
+        tracing::warn!(%local, "no authentication configured: every caller is unrestricted (loopback only)");
+    }
+    // A rotated key set is picked up within a second.
+    let jwks_reloader = node.auth.clone().map(|auth| {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                match auth.reload_if_changed() {
+                    Ok(true) => tracing::info!("JWKS reloaded"),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::error!(%error, "JWKS not reloaded; keeping the previous keys")
+                    }
+                }
+            }
+        })
+    });
     tracing::info!(%local, "serving incontra.match.v1.MatchService");
     // Without TCP_NODELAY a response's header and body frames wait on the
     // client's delayed ACK: a flat 40 ms on every call.
@@ -715,13 +1053,17 @@ pub async fn serve_with_source(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(MatchServiceServer::new(MatchServiceImpl::new(
-            node, status, recorder,
-        )))
+        .add_service(MatchServiceServer::with_interceptor(
+            MatchServiceImpl::new(node, status, recorder),
+            authenticate,
+        ))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     committer.abort();
     outcome_metrics.abort();
+    if let Some(task) = jwks_reloader {
+        task.abort();
+    }
     if let Some(task) = readiness {
         task.abort();
     }
@@ -744,4 +1086,17 @@ pub async fn serve_with_source(
         anyhow::bail!("kafka source failed: {error}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn without_authentication_only_loopback_is_served() {
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().expect("address");
+        assert!(super::may_listen(false, addr("127.0.0.1:50051")).is_ok());
+        assert!(super::may_listen(false, addr("[::1]:50051")).is_ok());
+        assert!(super::may_listen(false, addr("0.0.0.0:50051")).is_err());
+        assert!(super::may_listen(false, addr("10.1.2.3:50051")).is_err());
+        assert!(super::may_listen(true, addr("0.0.0.0:50051")).is_ok());
+    }
 }

@@ -155,6 +155,7 @@ async fn explain(client: &mut Client, vacancy_id: &str, candidate_id: &str) -> p
         .explain(pb::ExplainRequest {
             vacancy_id: vacancy_id.to_owned(),
             candidate_id: candidate_id.to_owned(),
+            requester: None,
         })
         .await
         .expect("Explain")
@@ -1097,6 +1098,7 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
         c.explain(pb::ExplainRequest {
             vacancy_id: String::new(),
             candidate_id: candidate.clone(),
+            requester: None,
         })
         .await,
         "vacancy_id",
@@ -1105,6 +1107,7 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
         c.explain(pb::ExplainRequest {
             vacancy_id: v.clone(),
             candidate_id: String::new(),
+            requester: None,
         })
         .await,
         "candidate_id",
@@ -1133,6 +1136,7 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
         .explain(pb::ExplainRequest {
             vacancy_id: "NO-SUCH-VACANCY".into(),
             candidate_id: candidate.clone(),
+            requester: None,
         })
         .await
         .expect_err("unknown vacancy explained");
@@ -1141,6 +1145,7 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
         .explain(pb::ExplainRequest {
             vacancy_id: v.clone(),
             candidate_id: "NO-SUCH-CANDIDATE".into(),
+            requester: None,
         })
         .await
         .expect_err("unknown candidate explained");

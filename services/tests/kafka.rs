@@ -722,6 +722,7 @@ async fn a_produced_hire_leaves_lists_and_outcomes_agree_across_replicas() {
         cpi_code: "TO02".into(),
         channel: "kafka-test".into(),
         campaign_id: String::new(),
+        purpose: String::new(),
     };
     let request = |vacancy: &str, requester: Option<ev::Requester>| pb::MatchCandidatesRequest {
         vacancy_id: vacancy.to_owned(),

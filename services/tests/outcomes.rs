@@ -58,6 +58,7 @@ fn operator() -> ev::Requester {
         cpi_code: "TO01".into(),
         channel: "operator-test".into(),
         campaign_id: String::new(),
+        purpose: String::new(),
     }
 }
 
@@ -180,6 +181,7 @@ async fn a_listed_hire_is_attributed_fills_the_vacancy_and_survives_a_restart() 
         .explain(pb::ExplainRequest {
             vacancy_id: vacancy.clone(),
             candidate_id: hired_id.clone(),
+            requester: None,
         })
         .await
         .expect("Explain")
