@@ -7,8 +7,11 @@
 
 It knows nothing of incontra's .proto files: it asks the server for them, as
 grpcurl does, so it works for any unary method of any reflected service.
+A bearer token is read from the TOKEN environment variable (the demo prints
+one and writes it to data-dir/auth/operator.jwt).
 """
 import json
+import os
 import sys
 
 import grpc
@@ -43,7 +46,9 @@ def main() -> int:
         request_serializer=request_class.SerializeToString,
         response_deserializer=response_class.FromString,
     )
-    response = call(request, timeout=30)
+    token = os.environ.get("TOKEN")
+    metadata = [("authorization", f"Bearer {token}")] if token else None
+    response = call(request, timeout=30, metadata=metadata)
     print(json.dumps(json_format.MessageToDict(response), ensure_ascii=False, indent=2))
     return 0
 
