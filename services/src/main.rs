@@ -515,7 +515,12 @@ fn print_example(node: &Node, issuer: &LocalIssuer, common: &Common) -> anyhow::
     println!();
     // An operator of the vacancy's CPI, for twelve hours; written beside
     // the key so scripts can read it.
-    let cpi = v.spec.cpi_code.as_str();
+    // The CPI handling it, or the one whose catchment holds the workplace
+    // (the vacancy was published by the employer): either is the operator's.
+    let cpi = match v.spec.cpi_code.as_str() {
+        "" => comune.map_or("", |c| c.cpi_code.as_str()),
+        handling => handling,
+    };
     let token = issuer.token("operatore-demo", &[Role::Operator], &[cpi], 12 * 3_600)?;
     let token_path = common.data_dir.join("auth").join("operator.jwt");
     std::fs::write(&token_path, &token)
