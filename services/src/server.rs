@@ -172,6 +172,37 @@ fn own_candidate(state: &State, pseudonymiser: &Pseudonymiser, who: &Principal) 
         .map(|c| c.id.clone())
 }
 
+/// Whether a call leaves its person to the token (the portal may: it names
+/// its citizen); any other call must name one.
+fn asks_for_self(who: &Principal, candidate_id: &str) -> Result<bool, Status> {
+    let own = candidate_id.is_empty()
+        && who.roles.contains(&crate::policy::Role::Portal)
+        && !who.unrestricted;
+    if !own {
+        required("candidate_id", candidate_id)?;
+    }
+    Ok(own)
+}
+
+/// The person a call is about, and the signed-in citizen's own candidate
+/// id: `candidate_id` is filled from the token when the call left it out.
+fn the_person<'s>(
+    state: &'s State,
+    pseudonymiser: &Pseudonymiser,
+    who: &Principal,
+    candidate_id: &mut String,
+    portal_self: bool,
+) -> Result<(&'s Candidate, Option<String>), Status> {
+    let own = own_candidate(state, pseudonymiser, who);
+    if portal_self {
+        *candidate_id = own.clone().ok_or_else(|| denied(Denied::NoCandidacy))?;
+    }
+    let person = state
+        .candidate(candidate_id)
+        .ok_or_else(|| match_status(MatchError::UnknownCandidate(candidate_id.clone())))?;
+    Ok((person, own))
+}
+
 /// The requester recorded with a list and in the access log: from the
 /// token when the call is authenticated (the client cannot speak for
 /// someone else), as the client sent it on an unauthenticated node.
@@ -492,12 +523,7 @@ impl MatchService for MatchServiceImpl {
         who.may(Rpc::MatchVacancies).map_err(denied)?;
         let mut r = request.into_inner();
         // The portal may leave the person out: the token names them.
-        let portal_self = r.candidate_id.is_empty()
-            && who.roles.contains(&crate::policy::Role::Portal)
-            && !who.unrestricted;
-        if !portal_self {
-            required("candidate_id", &r.candidate_id)?;
-        }
+        let portal_self = asks_for_self(&who, &r.candidate_id)?;
         let limit = limit(r.limit);
         let asked = requester(r.requester.as_ref())?;
         let read = self.read.clone();
@@ -510,13 +536,13 @@ impl MatchService for MatchServiceImpl {
             let view = read.view(today).map_err(projection_status)?;
             let scope = {
                 let state = view.state();
-                let own = own_candidate(state, &pseudonymiser, &caller);
-                if portal_self {
-                    r.candidate_id = own.clone().ok_or_else(|| denied(Denied::NoCandidacy))?;
-                }
-                let person = state.candidate(&r.candidate_id).ok_or_else(|| {
-                    match_status(MatchError::UnknownCandidate(r.candidate_id.clone()))
-                })?;
+                let (person, own) = the_person(
+                    state,
+                    &pseudonymiser,
+                    &caller,
+                    &mut r.candidate_id,
+                    portal_self,
+                )?;
                 caller
                     .list_for_person(person_facts(person), own.as_deref())
                     .map_err(denied)?
@@ -599,12 +625,7 @@ impl MatchService for MatchServiceImpl {
         who.may(Rpc::Explain).map_err(denied)?;
         let mut r = request.into_inner();
         required("vacancy_id", &r.vacancy_id)?;
-        let portal_self = r.candidate_id.is_empty()
-            && who.roles.contains(&crate::policy::Role::Portal)
-            && !who.unrestricted;
-        if !portal_self {
-            required("candidate_id", &r.candidate_id)?;
-        }
+        let portal_self = asks_for_self(&who, &r.candidate_id)?;
         let asked = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
@@ -614,15 +635,15 @@ impl MatchService for MatchServiceImpl {
             let view = read.view(today).map_err(projection_status)?;
             let scope = {
                 let state = view.state();
-                let own = own_candidate(state, &pseudonymiser, &caller);
-                if portal_self {
-                    r.candidate_id = own.clone().ok_or_else(|| denied(Denied::NoCandidacy))?;
-                }
+                let (person, own) = the_person(
+                    state,
+                    &pseudonymiser,
+                    &caller,
+                    &mut r.candidate_id,
+                    portal_self,
+                )?;
                 let vacancy = state.vacancy(&r.vacancy_id).ok_or_else(|| {
                     match_status(MatchError::UnknownVacancy(r.vacancy_id.clone()))
-                })?;
-                let person = state.candidate(&r.candidate_id).ok_or_else(|| {
-                    match_status(MatchError::UnknownCandidate(r.candidate_id.clone()))
                 })?;
                 caller
                     .explain(
