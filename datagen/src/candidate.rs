@@ -515,6 +515,7 @@ pub(crate) fn events(generator: &Generator, i: u64, out: &mut Vec<Envelope>) {
         did_day,
         profile: Some(profile.clone()),
         protected_category: protected as i32,
+        sealed_personal: None,
     };
     let cand = |kind| Payload::Candidacy(CandidacyEvent { kind: Some(kind) });
     em.emit(
@@ -642,6 +643,7 @@ fn co_events(
             datore: Some(job.employer.clone()),
             workplace_comune: job.comune.clone(),
             lavoratore_codice_fiscale: cf.to_owned(),
+            lavoratore_pseudonym: String::new(),
             quadro: Some(quadro),
         };
         // The hire is notified by the day before work starts.

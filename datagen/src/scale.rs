@@ -180,7 +180,7 @@ pub fn write(reference: &ReferenceData, config: &ScaleConfig, dir: &Path) -> io:
             Some(Payload::Vacancy(_)) => manifest.vacancy_events += 1,
             Some(Payload::Candidacy(_)) => manifest.candidacy_events += 1,
             Some(Payload::Co(_)) => manifest.co_events += 1,
-            Some(Payload::ListIssued(_)) | None => {}
+            Some(Payload::ListIssued(_)) | Some(Payload::Erasure(_)) | None => {}
         }
         buffer.clear();
         envelope

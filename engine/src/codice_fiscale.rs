@@ -21,6 +21,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
+
+use crate::model::{day_from_ymd, Day, Demographics};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -174,6 +176,22 @@ impl CodiceFiscale {
 
     pub fn is_female(&self) -> bool {
         self.day_field() > 40
+    }
+
+    /// Sex and birth date, for a person who was at least 15 on `on` (a job
+    /// seeker: the code does not encode the century, this settles it).
+    /// `None` for a birth date that does not exist.
+    pub fn demographics(&self, on: Day) -> Option<Demographics> {
+        let today = crate::model::year_of(on);
+        let yy = self.birth_year_two_digits() as i32;
+        let mut year = today - (today - yy).rem_euclid(100);
+        if year > today - 15 {
+            year -= 100;
+        }
+        Some(Demographics {
+            female: self.is_female(),
+            birth_day: day_from_ymd(year, self.birth_month(), self.birth_day_of_month())?,
+        })
     }
 
     /// Belfiore code of the place of birth, with omocodia letters turned
@@ -540,6 +558,24 @@ fn given_name_part(given_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn demographics_settle_the_century_for_a_job_seeker() {
+        let on = crate::model::day_from_ymd(2026, 12, 6).unwrap();
+        // RSSMRA85T10A562S: male, born 10/12/1985.
+        let d = CodiceFiscale::parse("RSSMRA85T10A562S")
+            .unwrap()
+            .demographics(on)
+            .unwrap();
+        assert!(!d.female);
+        assert_eq!(d.birth_day, crate::model::day_from_ymd(1985, 12, 10).unwrap());
+        assert_eq!(d.age_on(on), Some(40), "the birthday is four days away");
+        // Born in '15: eleven in 2026 is no job seeker, so 1915.
+        let cf = generate("Bianchi", "Anna", 2015, 3, 1, true, "L219").unwrap();
+        let d = cf.demographics(on).unwrap();
+        assert!(d.female);
+        assert_eq!(crate::model::year_of(d.birth_day), 1915);
+    }
     use proptest::prelude::*;
 
     const MARIO_ROSSI: &str = "RSSMRA85T10A562S";

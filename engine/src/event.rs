@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    CandidateProfile, ContractType, Day, Employer, PersonalData, ProtectedCategory, VacancySpec,
+    CandidateProfile, ContractType, Day, Demographics, Employer, ProtectedCategory,
+    SealedPersonalData, VacancySpec,
 };
 
 /// Which stream an entity belongs to. Versions are monotonic per kind and
@@ -18,6 +19,9 @@ pub enum EntityKind {
     Employment,
     /// An issued list (outcome tracking).
     List,
+    /// An erasure (GDPR art. 17) of the candidacy with the entity's id; its
+    /// own stream of versions, so it never collides with the producer's.
+    Erasure,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +46,7 @@ impl Event {
             EventPayload::Candidacy(_) => EntityKind::Candidacy,
             EventPayload::Employment(_) => EntityKind::Employment,
             EventPayload::ListIssued(_) => EntityKind::List,
+            EventPayload::Erasure(_) => EntityKind::Erasure,
         }
     }
 }
@@ -56,6 +61,14 @@ pub enum EventPayload {
     /// A ranked list the service issued, recorded so hires can be
     /// attributed to it.
     ListIssued(IssuedList),
+    /// The candidacy named by `entity_id` is erased (GDPR art. 17).
+    Erasure(Erasure),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// Never personal data (checked at the edge for length only).
+    pub reason: String,
 }
 
 /// A ranked list as issued: who asked, when, on which state, what it said.
@@ -110,9 +123,12 @@ pub enum VacancyEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CandidacyEvent {
     Registered {
-        personal: PersonalData,
-        /// Keyed pseudonym of `personal.codice_fiscale`.
+        /// Sealed at the edge; the engine never opens it.
+        personal: SealedPersonalData,
+        /// Keyed pseudonym of the codice fiscale.
         person: String,
+        /// Read from the codice fiscale where it could be.
+        demographics: Option<Demographics>,
         did_day: Day,
         profile: CandidateProfile,
         protected_category: ProtectedCategory,

@@ -24,6 +24,17 @@ pub fn day_from_ymd(year: i32, month: u32, day: u32) -> Option<Day> {
     i32::try_from((date - epoch).num_days()).ok()
 }
 
+/// Calendar date of a [`Day`].
+fn date_of(day: Day) -> Option<chrono::NaiveDate> {
+    Some(chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)?.date_naive())
+}
+
+/// Calendar year of a [`Day`].
+pub fn year_of(day: Day) -> i32 {
+    use chrono::Datelike;
+    date_of(day).map_or(1970, |d| d.year())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum ContractType {
     #[default]
@@ -347,6 +358,38 @@ pub struct PersonalData {
     pub phone: String,
 }
 
+/// [`PersonalData`] as the state, the journal and the snapshots keep it:
+/// encrypted under a key of its owner's that only the node's key store holds
+/// (crypto-shredding: erasing a person destroys the key, and with it every
+/// copy of this). Opaque to the engine, which never reads identifying data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SealedPersonalData {
+    /// The keyed pseudonym of the person whose key sealed it.
+    pub key_owner: String,
+    pub nonce: Vec<u8>,
+    /// Ciphertext with its authentication tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// What aggregate outcomes group people by that the codice fiscale encodes
+/// (sex and birth date), derived once where the code is readable so that
+/// nothing downstream needs the code itself. Dropped on erasure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Demographics {
+    pub female: bool,
+    pub birth_day: Day,
+}
+
+impl Demographics {
+    /// Age in whole years on `day`.
+    pub fn age_on(&self, day: Day) -> Option<i32> {
+        use chrono::Datelike;
+        let (birth, on) = (date_of(self.birth_day)?, date_of(day)?);
+        let before_birthday = (on.month(), on.day()) < (birth.month(), birth.day());
+        Some(on.year() - birth.year() - i32::from(before_birthday))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     pub id: String,
@@ -361,4 +404,10 @@ pub struct Candidate {
     pub withdrawn: bool,
     pub registered_at_ms: i64,
     pub updated_at_ms: i64,
+    /// `None` when the codice fiscale could not be read (an erased person,
+    /// or a journal whose key is gone).
+    pub demographics: Option<Demographics>,
+    /// Erased (GDPR art. 17): withdrawn for good, profile emptied but for
+    /// the CPI and comune aggregates are kept by, no personal data.
+    pub erased: bool,
 }

@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::codice_fiscale::CodiceFiscale;
 use crate::event::{IssuedList, ListDirection};
 use crate::learning::{TrainingList, TrainingRow, CRITERIA};
 use crate::model::{Candidate, Day, EducationLevel, GolPath, IncomeSupport, ProtectedCategory};
@@ -165,14 +164,11 @@ pub struct OutcomeReport {
 pub fn target_groups(state: &State, candidate: &Candidate, day: Day) -> Vec<&'static str> {
     let mut groups = Vec::new();
     let p = &candidate.profile;
-    if let Some(cf) = state
-        .personal_data(&candidate.id)
-        .and_then(|pd| CodiceFiscale::parse(&pd.codice_fiscale).ok())
-    {
-        if cf.is_female() {
+    if let Some(d) = candidate.demographics {
+        if d.female {
             groups.push("women");
         }
-        if let Some(age) = age_on(&cf, day) {
+        if let Some(age) = d.age_on(day) {
             if age < 30 {
                 groups.push("under_30");
             }
@@ -200,21 +196,6 @@ pub fn target_groups(state: &State, candidate: &Candidate, day: Day) -> Vec<&'st
         groups.push("collocamento_mirato");
     }
     groups
-}
-
-/// Age in whole years on `day`; the codice fiscale gives the year modulo
-/// 100, so the century is the one that makes the age 0-99.
-fn age_on(cf: &CodiceFiscale, day: Day) -> Option<i32> {
-    let date = chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)?.date_naive();
-    use chrono::Datelike;
-    let yy = cf.birth_year_two_digits() as i32;
-    let mut year = date.year() - (date.year() - yy).rem_euclid(100);
-    if year == date.year() {
-        year -= 100;
-    }
-    let before_birthday = (date.month(), date.day()) < (cf.birth_month(), cf.birth_day_of_month());
-    let age = date.year() - year - i32::from(before_birthday);
-    Some(age.rem_euclid(100))
 }
 
 #[derive(Default)]

@@ -21,7 +21,7 @@ use crate::employment::EmploymentRecord;
 use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, VacancyEvent};
 use crate::features::{CandidateRow, CandidateSketch, VacancyRow, Vocabulary};
 use crate::model::{
-    Candidate, Day, FillingHire, PersonalData, ProtectedCategory, Vacancy, VacancyStatus,
+    Candidate, CandidateProfile, Day, FillingHire, ProtectedCategory, SealedPersonalData, Vacancy, VacancyStatus,
 };
 use crate::profession_index::{ProfessionIndex, VacancyIndex};
 
@@ -97,8 +97,9 @@ pub struct Link {
 pub struct State {
     vacancies: SlotMap<Vacancy>,
     candidates: SlotMap<Candidate>,
-    /// Kept apart from candidates: identifying data never reaches scoring.
-    personal: HashMap<String, PersonalData>,
+    /// Kept apart from candidates: identifying data never reaches scoring,
+    /// and is kept sealed (only the edge holds the keys).
+    personal: HashMap<String, SealedPersonalData>,
     /// L.68/99 registrations (health data), only for eligibility.
     protected: HashMap<String, ProtectedCategory>,
     /// Employment records by worker pseudonym.
@@ -439,7 +440,8 @@ impl State {
         self.candidates.get(id)
     }
 
-    pub fn personal_data(&self, candidate_id: &str) -> Option<&PersonalData> {
+    /// Sealed: the node's key store opens it, unless the person was erased.
+    pub fn personal_data(&self, candidate_id: &str) -> Option<&SealedPersonalData> {
         self.personal.get(candidate_id)
     }
 
@@ -639,7 +641,9 @@ impl State {
         let parts = (
             sorted(&self.vacancies),
             sorted(&self.candidates),
-            sorted(&self.personal),
+            // Only whose: each node seals with its own random keys and
+            // nonces, so the ciphertext differs between replicas.
+            sorted(&self.personal).into_iter().map(|(id, _)| id).collect::<Vec<_>>(),
             sorted(&self.protected),
             sorted(&self.employment),
             sorted(&self.person_to_candidate),
@@ -677,6 +681,9 @@ impl State {
             EventPayload::Candidacy(c) => self.apply_candidacy(event, c).inspect(|_| {
                 self.refresh_row(&event.meta.entity_id);
             }),
+            EventPayload::Erasure(_) => self
+                .erase_candidate(&event.meta.entity_id, event.meta.occurred_at_ms)
+                .inspect(|_| self.refresh_row(&event.meta.entity_id)),
             EventPayload::ListIssued(list) => {
                 if self.lists.contains_key(&event.meta.entity_id) {
                     Err(format!("list {} already recorded", event.meta.entity_id))
@@ -809,10 +816,48 @@ impl State {
             .ok_or_else(|| format!("unknown vacancy {id}"))
     }
 
+    /// A candidacy that events may still change: known and not erased.
     fn candidate_mut(&mut self, id: &str) -> Result<&mut Candidate, String> {
-        self.candidates
-            .get_mut(id)
-            .ok_or_else(|| format!("unknown candidate {id}"))
+        match self.candidates.get_mut(id) {
+            None => Err(format!("unknown candidate {id}")),
+            Some(c) if c.erased => Err(format!("candidate {id} was erased")),
+            Some(c) => Ok(c),
+        }
+    }
+
+    /// Erases a candidacy (GDPR art. 17). The slot stays (slots are never
+    /// reused) but holds nothing of the person: the profile is emptied but
+    /// for the CPI and comune outcome aggregates count by, personal data and
+    /// L.68/99 registration are dropped, and the candidacy is withdrawn for
+    /// good. Their pseudonym's link to the slot and their CO stay, so their
+    /// hires keep counting in aggregates.
+    fn erase_candidate(&mut self, id: &str, at: i64) -> Result<(), String> {
+        let old = self.candidate_mut(id)?.profile.clone();
+        let slot = self
+            .candidates
+            .get_index_of(id)
+            .ok_or_else(|| format!("unknown candidate {id}"))?;
+        let kept = CandidateProfile {
+            domicile_comune: old.domicile_comune.clone(),
+            cpi_code: old.cpi_code.clone(),
+            ..CandidateProfile::default()
+        };
+        self.professions.remove(slot as u32, &old.domicile_comune, &old);
+        self.professions
+            .insert(slot as u32, &kept.domicile_comune, &kept);
+        self.personal.remove(id);
+        self.protected.remove(id);
+        if let Some(link) = self.links.get_mut(slot) {
+            link.protected = ProtectedCategory::None;
+        }
+        let c = self.candidate_mut(id)?;
+        c.profile = kept;
+        c.withdrawn = true;
+        c.available = false;
+        c.demographics = None;
+        c.erased = true;
+        c.updated_at_ms = at;
+        Ok(())
     }
 
     pub fn candidate_count_in(&self, comune: &str) -> usize {
@@ -942,6 +987,7 @@ impl State {
             CandidacyEvent::Registered {
                 personal,
                 person,
+                demographics,
                 did_day,
                 profile,
                 protected_category,
@@ -970,6 +1016,8 @@ impl State {
                         withdrawn: false,
                         registered_at_ms: at,
                         updated_at_ms: at,
+                        demographics: *demographics,
+                        erased: false,
                     },
                 );
                 let link = self.link_of(person, *protected_category);

@@ -24,7 +24,8 @@ fn world_of(reference: &ReferenceData, config: GeneratorConfig) -> (State, i32) 
     let today = config.today;
     let generator = Generator::new(reference, config);
     let pseudonymiser = Pseudonymiser::new(b"bound test key, not a secret");
-    let decoder = Decoder::new(reference, &pseudonymiser);
+    let keys = incontra_indexer::keys::PersonKeys::in_memory();
+    let decoder = Decoder::new(reference, &pseudonymiser, &keys);
     let mut state = State::new();
     for envelope in generator.events() {
         if let Ok(event) = decoder.decode(&envelope) {

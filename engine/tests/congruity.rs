@@ -121,6 +121,8 @@ fn candidate(case: &Case) -> Candidate {
         withdrawn: false,
         registered_at_ms: 0,
         updated_at_ms: 0,
+        demographics: None,
+        erased: false,
     }
 }
 

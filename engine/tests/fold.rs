@@ -5,7 +5,7 @@ use incontra_engine::event::{
     VacancyEvent,
 };
 use incontra_engine::model::{
-    CandidateProfile, ContractType, Employer, PersonalData, ProtectedCategory, VacancySpec,
+    CandidateProfile, ContractType, Employer, SealedPersonalData, ProtectedCategory, VacancySpec,
     VacancyStatus,
 };
 use incontra_engine::state::{Outcome, State};
@@ -50,11 +50,13 @@ fn register(event_id: &str, id: &str, person: &str) -> Event {
     Event {
         meta: meta(event_id, id, 1),
         payload: EventPayload::Candidacy(CandidacyEvent::Registered {
-            personal: PersonalData {
-                codice_fiscale: "RSSMRA85T10A562S".into(),
-                ..PersonalData::default()
+            personal: SealedPersonalData {
+                key_owner: person.into(),
+                nonce: vec![1; 12],
+                ciphertext: b"opaque to the engine".to_vec(),
             },
             person: person.into(),
+            demographics: None,
             did_day: 19_000,
             profile: CandidateProfile {
                 domicile_comune: "001272".into(),
@@ -197,8 +199,8 @@ fn personal_data_lives_apart_from_the_candidate() {
     let mut s = State::new();
     s.apply(&register("c1", "C1", "p-1"));
     assert_eq!(
-        s.personal_data("C1").unwrap().codice_fiscale,
-        "RSSMRA85T10A562S"
+        s.personal_data("C1").unwrap().ciphertext,
+        b"opaque to the engine"
     );
     let c = s.candidate("C1").unwrap();
     // Nothing a scorer reads carries the code.
@@ -282,4 +284,53 @@ proptest! {
         prop_assert_eq!(&s, &back);
         prop_assert_eq!(s.digest(), back.digest());
     }
+}
+
+#[test]
+fn an_erased_candidacy_keeps_nothing_of_the_person_but_their_pseudonym_and_cpi() {
+    let mut s = State::new();
+    let mut registration = register("c1", "C1", "p-1");
+    if let EventPayload::Candidacy(CandidacyEvent::Registered {
+        profile,
+        protected_category,
+        ..
+    }) = &mut registration.payload
+    {
+        profile.cpi_code = "CPI-TO".into();
+        profile.desired_professions = vec!["5.2.2.1.0".into()];
+        profile.summary = "Cuoco con dieci anni di esperienza".into();
+        *protected_category = ProtectedCategory::Art1;
+    }
+    s.apply(&registration);
+    let erasure = Event {
+        meta: meta("e1", "C1", 1),
+        payload: EventPayload::Erasure(incontra_engine::event::Erasure {
+            reason: "richiesta dell'interessato".into(),
+        }),
+    };
+    assert_eq!(s.apply(&erasure), Outcome::Applied);
+    let c = s.candidate("C1").unwrap();
+    assert!(c.erased && c.withdrawn && !c.available);
+    assert_eq!(c.person, "p-1", "their CO still join by pseudonym");
+    assert_eq!(c.profile.cpi_code, "CPI-TO");
+    assert!(c.profile.desired_professions.is_empty() && c.profile.summary.is_empty());
+    assert!(s.personal_data("C1").is_none());
+    assert_eq!(s.protected_category("C1"), ProtectedCategory::None);
+    assert_eq!(s.candidate_of_person("p-1").map(|c| c.id.as_str()), Some("C1"));
+
+    // Nothing brings the candidacy back.
+    let update = Event {
+        meta: meta("c2", "C1", 2),
+        payload: EventPayload::Candidacy(CandidacyEvent::ProfileUpdated(CandidateProfile {
+            summary: "di nuovo".into(),
+            ..CandidateProfile::default()
+        })),
+    };
+    assert!(matches!(s.apply(&update), Outcome::Ignored { .. }));
+    assert!(s.candidate("C1").unwrap().profile.summary.is_empty());
+    let again = Event {
+        meta: meta("e2", "C1", 2),
+        ..erasure
+    };
+    assert!(matches!(s.apply(&again), Outcome::Ignored { .. }));
 }

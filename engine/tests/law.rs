@@ -67,6 +67,8 @@ fn person(did: Day, support: IncomeSupport) -> Candidate {
         withdrawn: false,
         registered_at_ms: 0,
         updated_at_ms: 0,
+        demographics: None,
+        erased: false,
     }
 }
 

@@ -15,7 +15,7 @@ use incontra_engine::matching::{
 };
 use incontra_engine::model::{
     day_from_ymd, format_day, CandidateProfile, Cefr, ContractType, Day, EducationLevel, Employer,
-    LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, VacancySpec, WorkExperience,
+    LanguageSkill, SealedPersonalData, ProtectedCategory, ReservedQuota, VacancySpec, WorkExperience,
 };
 use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::{
@@ -133,11 +133,9 @@ impl World {
         self.emit(
             id,
             EventPayload::Candidacy(CandidacyEvent::Registered {
-                personal: PersonalData {
-                    given_name: format!("Persona {id}"),
-                    ..PersonalData::default()
-                },
+                personal: SealedPersonalData::default(),
                 person: person(id),
+                demographics: None,
                 did_day: today() - 200,
                 profile,
                 protected_category: category,
@@ -2131,8 +2129,9 @@ fn register_long_term(w: &mut World, id: &str, profile: CandidateProfile, months
     w.emit(
         id,
         EventPayload::Candidacy(CandidacyEvent::Registered {
-            personal: PersonalData::default(),
+            personal: SealedPersonalData::default(),
             person: person(id),
+            demographics: None,
             did_day: today() - months * 365 / 12 - 1,
             profile,
             protected_category: ProtectedCategory::None,

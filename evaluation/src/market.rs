@@ -24,7 +24,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use incontra_engine::codice_fiscale::CodiceFiscale;
 use incontra_engine::model::{
     Candidate, Day, EducationLevel, ProtectedCategory, ReservedQuota, Vacancy,
 };
@@ -517,22 +516,6 @@ fn year_of(day: Day) -> i32 {
     i32::try_from(year).unwrap_or(i32::MAX)
 }
 
-/// Sex and age at `today_year` from a codice fiscale; job seekers are at
-/// least 15, which settles the century.
-fn sex_and_age(code: &str, today_year: i32) -> (Option<bool>, Option<i32>) {
-    match CodiceFiscale::parse(code) {
-        Ok(cf) => {
-            let yy = cf.birth_year_two_digits() as i32;
-            let century = today_year - today_year.rem_euclid(100);
-            let mut year = century + yy;
-            if year > today_year - 15 {
-                year -= 100;
-            }
-            (Some(cf.is_female()), Some(today_year - year))
-        }
-        Err(_) => (None, None),
-    }
-}
 
 /// The people of one comune who are looking for work.
 struct Residents<'s> {
@@ -559,9 +542,11 @@ fn residents<'s>(
         if busy_percent >= 100 {
             continue;
         }
-        let (female, age) = state
-            .personal_data(&c.id)
-            .map_or((None, None), |p| sex_and_age(&p.codice_fiscale, today_year));
+        // Years between the birth year and this one, as the market's
+        // hidden utility was calibrated.
+        let (female, age) = c.demographics.map_or((None, None), |d| {
+            (Some(d.female), Some(today_year - year_of(d.birth_day)))
+        });
         let limit = match c.profile.max_distance_km {
             0 => config.default_mobility_km,
             km => km,
@@ -749,6 +734,8 @@ mod tests {
             withdrawn: false,
             registered_at_ms: 0,
             updated_at_ms: 0,
+            demographics: None,
+            erased: false,
         }
     }
 
@@ -860,13 +847,7 @@ mod tests {
     }
 
     #[test]
-    fn age_and_century_come_from_the_codice_fiscale() {
-        // RSSMRA85T10A562S: male, born 1985.
-        assert_eq!(
-            sex_and_age("RSSMRA85T10A562S", 2026),
-            (Some(false), Some(41))
-        );
-        assert_eq!(sex_and_age("not a code", 2026), (None, None));
+    fn year_of_counts_from_the_epoch() {
         assert_eq!(year_of(20_780), 2026);
         assert_eq!(year_of(0), 1970);
     }

@@ -15,12 +15,13 @@ use std::sync::OnceLock;
 
 use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
 use incontra_engine::event::{
-    CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
+    CandidacyEvent, CoAction, Erasure, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
     IssuedList, ListDirection, ListedRow, Requester, VacancyEvent,
 };
 use incontra_engine::model::{
-    CandidateProfile, Cefr, ContractType, EducationLevel, Employer, GolPath, IncomeSupport,
-    LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, TargetProgramme, VacancySpec,
+    CandidateProfile, Cefr, ContractType, Day, Demographics, EducationLevel, Employer, GolPath, IncomeSupport,
+    LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, SealedPersonalData,
+    TargetProgramme, VacancySpec,
     WorkExperience,
 };
 use incontra_engine::reference::ReferenceData;
@@ -29,6 +30,8 @@ use incontra_engine::skills::SkillVocabulary;
 use incontra_engine::unilav::CodeTables;
 use incontra_proto::events::v1 as pb;
 use prost::Message;
+
+use crate::keys::PersonKeys;
 
 /// The envelope schema version this build reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -64,27 +67,99 @@ fn invalid(field: &str, reason: impl Into<String>) -> DecodeError {
     }
 }
 
+/// Where an envelope comes from: a producer writes codici fiscali and
+/// personal data in clear; this node's journal holds the sealed form
+/// [`Decoder::decode_for_journal`] made of them, which no producer may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Producer,
+    Journal,
+}
+
 /// Converts wire envelopes into engine events.
 pub struct Decoder<'r> {
     reference: &'r ReferenceData,
     pseudonymiser: &'r Pseudonymiser,
+    keys: &'r PersonKeys,
 }
 
 impl<'r> Decoder<'r> {
-    pub fn new(reference: &'r ReferenceData, pseudonymiser: &'r Pseudonymiser) -> Self {
+    pub fn new(
+        reference: &'r ReferenceData,
+        pseudonymiser: &'r Pseudonymiser,
+        keys: &'r PersonKeys,
+    ) -> Self {
         Self {
             reference,
             pseudonymiser,
+            keys,
         }
     }
 
+    /// A producer's envelope, from its bytes.
     pub fn decode_bytes(&self, bytes: &[u8]) -> Result<Event, DecodeError> {
-        let envelope =
-            pb::Envelope::decode(bytes).map_err(|e| DecodeError::Undecodable(e.to_string()))?;
-        self.decode(&envelope)
+        self.decode(&envelope(bytes)?)
     }
 
+    /// A producer's envelope. Personal data is sealed under the person's
+    /// key (created if new; see [`PersonKeys::sync`]).
     pub fn decode(&self, e: &pb::Envelope) -> Result<Event, DecodeError> {
+        self.decode_from(e, Origin::Producer)
+    }
+
+    /// A record of this node's journal: the sealed form is read back (its
+    /// personal data stays sealed, and opens only while the key lives).
+    pub fn decode_stored(&self, bytes: &[u8]) -> Result<Event, DecodeError> {
+        self.decode_from(&envelope(bytes)?, Origin::Journal)
+    }
+
+    /// A producer's envelope, and the bytes the journal is to keep of it:
+    /// the same envelope with personal data sealed and a CO's codice fiscale
+    /// replaced by the worker's pseudonym, so that no identifying data is
+    /// ever written to the journal in clear. `bytes` are the envelope's own,
+    /// returned as they are when nothing needs sealing.
+    pub fn decode_for_journal(
+        &self,
+        e: &pb::Envelope,
+        bytes: Vec<u8>,
+    ) -> Result<(Event, Vec<u8>), DecodeError> {
+        let event = self.decode(e)?;
+        let stored = match (&e.payload, &event.payload) {
+            (
+                Some(pb::envelope::Payload::Candidacy(c)),
+                EventPayload::Candidacy(CandidacyEvent::Registered { personal, .. }),
+            ) => {
+                let mut registered = match &c.kind {
+                    Some(pb::candidacy_event::Kind::Registered(r)) => r.clone(),
+                    _ => return Err(invalid("candidacy.kind", "changed while sealing")),
+                };
+                registered.personal = None;
+                registered.sealed_personal = Some(pb::SealedPersonalData {
+                    key_owner: personal.key_owner.clone(),
+                    nonce: personal.nonce.clone(),
+                    ciphertext: personal.ciphertext.clone(),
+                });
+                let mut stored = e.clone();
+                stored.payload = Some(pb::envelope::Payload::Candidacy(pb::CandidacyEvent {
+                    kind: Some(pb::candidacy_event::Kind::Registered(registered)),
+                }));
+                stored.encode_to_vec()
+            }
+            (Some(pb::envelope::Payload::Co(co)), _) => {
+                let mut co = co.clone();
+                co.lavoratore_codice_fiscale.clear();
+                co.lavoratore_pseudonym = event.meta.entity_id.clone();
+                let mut stored = e.clone();
+                stored.entity_id = event.meta.entity_id.clone();
+                stored.payload = Some(pb::envelope::Payload::Co(co));
+                stored.encode_to_vec()
+            }
+            _ => bytes,
+        };
+        Ok((event, stored))
+    }
+
+    fn decode_from(&self, e: &pb::Envelope, origin: Origin) -> Result<Event, DecodeError> {
         if e.schema_version != SCHEMA_VERSION {
             return Err(DecodeError::UnknownSchema(e.schema_version));
         }
@@ -104,33 +179,69 @@ impl<'r> Decoder<'r> {
             None => return Err(invalid("payload", "missing")),
             Some(pb::envelope::Payload::Vacancy(v)) => EventPayload::Vacancy(self.vacancy(v)?),
             Some(pb::envelope::Payload::Candidacy(c)) => {
-                EventPayload::Candidacy(self.candidacy(c)?)
+                let day = (e.occurred_at_ms.div_euclid(86_400_000)) as Day;
+                EventPayload::Candidacy(self.candidacy(c, origin, day)?)
             }
             Some(pb::envelope::Payload::Co(co)) => {
-                let worker = CodiceFiscale::parse(&co.lavoratore_codice_fiscale)
-                    .map_err(|err| invalid("co.lavoratore_codice_fiscale", err.to_string()))?;
-                let entity = CodiceFiscale::parse(&e.entity_id).map_err(|err| {
-                    invalid(
-                        "entity_id",
-                        format!("a CO is keyed by the worker's codice fiscale: {err}"),
-                    )
-                })?;
-                let person = self.pseudonymiser.pseudonym(&worker);
-                if self.pseudonymiser.pseudonym(&entity) != person {
-                    return Err(invalid(
-                        "entity_id",
-                        "differs from co.lavoratore_codice_fiscale",
-                    ));
-                }
                 // The worker is known by pseudonym from here on.
-                meta.entity_id = person;
+                meta.entity_id = self.worker(e, co, origin)?;
                 EventPayload::Employment(self.co(co)?)
             }
             Some(pb::envelope::Payload::ListIssued(list)) => {
                 EventPayload::ListIssued(issued_list(list, e.occurred_at_ms)?)
             }
+            Some(pb::envelope::Payload::Erasure(erasure)) => {
+                if erasure.reason.trim().is_empty() {
+                    return Err(invalid("erasure.reason", "empty"));
+                }
+                if erasure.reason.len() > 500 {
+                    return Err(invalid("erasure.reason", "longer than 500 bytes"));
+                }
+                EventPayload::Erasure(Erasure {
+                    reason: erasure.reason.clone(),
+                })
+            }
         };
         Ok(Event { meta, payload })
+    }
+
+    /// The worker's pseudonym: from their codice fiscale, or, in this node's
+    /// journal, as stored in its place.
+    fn worker(
+        &self,
+        e: &pb::Envelope,
+        co: &pb::ComunicazioneObbligatoria,
+        origin: Origin,
+    ) -> Result<String, DecodeError> {
+        if !co.lavoratore_pseudonym.is_empty() {
+            if origin == Origin::Producer {
+                return Err(invalid(
+                    "co.lavoratore_pseudonym",
+                    "set only by a node in its own journal",
+                ));
+            }
+            if !is_pseudonym(&co.lavoratore_pseudonym) || e.entity_id != co.lavoratore_pseudonym
+            {
+                return Err(invalid("co.lavoratore_pseudonym", "not this entity's pseudonym"));
+            }
+            return Ok(co.lavoratore_pseudonym.clone());
+        }
+        let worker = CodiceFiscale::parse(&co.lavoratore_codice_fiscale)
+            .map_err(|err| invalid("co.lavoratore_codice_fiscale", err.to_string()))?;
+        let entity = CodiceFiscale::parse(&e.entity_id).map_err(|err| {
+            invalid(
+                "entity_id",
+                format!("a CO is keyed by the worker's codice fiscale: {err}"),
+            )
+        })?;
+        let person = self.pseudonymiser.pseudonym(&worker);
+        if self.pseudonymiser.pseudonym(&entity) != person {
+            return Err(invalid(
+                "entity_id",
+                "differs from co.lavoratore_codice_fiscale",
+            ));
+        }
+        Ok(person)
     }
 
     fn comune(&self, field: &str, code: &str) -> Result<String, DecodeError> {
@@ -249,34 +360,25 @@ impl<'r> Decoder<'r> {
         })
     }
 
-    fn candidacy(&self, c: &pb::CandidacyEvent) -> Result<CandidacyEvent, DecodeError> {
+    fn candidacy(
+        &self,
+        c: &pb::CandidacyEvent,
+        origin: Origin,
+        day: Day,
+    ) -> Result<CandidacyEvent, DecodeError> {
         use pb::candidacy_event::Kind;
         Ok(match &c.kind {
             None => return Err(invalid("candidacy.kind", "missing")),
             Some(Kind::Registered(r)) => {
-                let personal = r
-                    .personal
-                    .as_ref()
-                    .ok_or_else(|| invalid("candidacy.registered.personal", "missing"))?;
-                let cf = CodiceFiscale::parse(&personal.codice_fiscale).map_err(|e| {
-                    invalid(
-                        "candidacy.registered.personal.codice_fiscale",
-                        e.to_string(),
-                    )
-                })?;
                 let profile = r
                     .profile
                     .as_ref()
                     .ok_or_else(|| invalid("candidacy.registered.profile", "missing"))?;
+                let (person, personal, demographics) = self.registered_person(r, origin, day)?;
                 CandidacyEvent::Registered {
-                    person: self.pseudonymiser.pseudonym(&cf),
-                    personal: PersonalData {
-                        codice_fiscale: cf.as_str().to_owned(),
-                        given_name: personal.given_name.clone(),
-                        family_name: personal.family_name.clone(),
-                        email: personal.email.clone(),
-                        phone: personal.phone.clone(),
-                    },
+                    person,
+                    personal,
+                    demographics,
                     did_day: r.did_day,
                     profile: self.profile("candidacy.registered.profile", profile)?,
                     protected_category: match r.protected_category() {
@@ -297,6 +399,69 @@ impl<'r> Decoder<'r> {
                 reason: w.reason.clone(),
             },
         })
+    }
+
+    /// The registered person's pseudonym, sealed personal data and
+    /// demographics. From a producer: the codice fiscale is checked, and the
+    /// data sealed. From the journal: the sealed data as written, opened only
+    /// to read the demographics again (gone with the key, like the rest).
+    fn registered_person(
+        &self,
+        r: &pb::CandidacyRegistered,
+        origin: Origin,
+        day: Day,
+    ) -> Result<(String, SealedPersonalData, Option<Demographics>), DecodeError> {
+        const AT: &str = "candidacy.registered";
+        if let (Some(sealed), None) = (&r.sealed_personal, &r.personal) {
+            if origin == Origin::Producer {
+                return Err(invalid(
+                    &format!("{AT}.sealed_personal"),
+                    "set only by a node in its own journal",
+                ));
+            }
+            if !is_pseudonym(&sealed.key_owner) {
+                return Err(invalid(
+                    &format!("{AT}.sealed_personal.key_owner"),
+                    "not a pseudonym",
+                ));
+            }
+            let sealed = SealedPersonalData {
+                key_owner: sealed.key_owner.clone(),
+                nonce: sealed.nonce.clone(),
+                ciphertext: sealed.ciphertext.clone(),
+            };
+            let demographics = self
+                .keys
+                .open_sealed(&sealed)
+                .and_then(|p| CodiceFiscale::parse(&p.codice_fiscale).ok())
+                .and_then(|cf| cf.demographics(day));
+            return Ok((sealed.key_owner.clone(), sealed, demographics));
+        }
+        if r.sealed_personal.is_some() {
+            return Err(invalid(
+                &format!("{AT}.sealed_personal"),
+                "set only by a node in its own journal",
+            ));
+        }
+        let personal = r
+            .personal
+            .as_ref()
+            .ok_or_else(|| invalid(&format!("{AT}.personal"), "missing"))?;
+        let cf = CodiceFiscale::parse(&personal.codice_fiscale)
+            .map_err(|e| invalid(&format!("{AT}.personal.codice_fiscale"), e.to_string()))?;
+        let person = self.pseudonymiser.pseudonym(&cf);
+        let data = PersonalData {
+            codice_fiscale: cf.as_str().to_owned(),
+            given_name: personal.given_name.clone(),
+            family_name: personal.family_name.clone(),
+            email: personal.email.clone(),
+            phone: personal.phone.clone(),
+        };
+        let sealed = self
+            .keys
+            .seal(&person, &data)
+            .map_err(|e| invalid(&format!("{AT}.personal"), e.to_string()))?;
+        Ok((person, sealed, cf.demographics(day)))
     }
 
     fn profile(&self, at: &str, p: &pb::CandidateProfile) -> Result<CandidateProfile, DecodeError> {
@@ -599,6 +764,17 @@ fn co_day(field: &str, day: i32) -> Result<(), DecodeError> {
     }
 }
 
+/// The shape [`Pseudonymiser::pseudonym`] gives: "p" and 24 hex digits.
+fn is_pseudonym(value: &str) -> bool {
+    value.len() == 25
+        && value.starts_with('p')
+        && value[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn envelope(bytes: &[u8]) -> Result<pb::Envelope, DecodeError> {
+    pb::Envelope::decode(bytes).map_err(|e| DecodeError::Undecodable(e.to_string()))
+}
+
 fn require_id(field: &str, value: &str) -> Result<(), DecodeError> {
     if value.trim().is_empty() {
         return Err(invalid(field, "empty"));
@@ -734,6 +910,7 @@ mod tests {
     struct Fixture {
         reference: ReferenceData,
         pseudonymiser: Pseudonymiser,
+        keys: PersonKeys,
         events: Vec<pb::Envelope>,
     }
 
@@ -750,6 +927,7 @@ mod tests {
         Fixture {
             reference,
             pseudonymiser: Pseudonymiser::new(&[7u8; 32]),
+            keys: PersonKeys::in_memory(),
             events,
         }
     }
@@ -776,7 +954,7 @@ mod tests {
     }
 
     fn decoded_spec(f: &Fixture, e: &pb::Envelope) -> VacancySpec {
-        match Decoder::new(&f.reference, &f.pseudonymiser)
+        match Decoder::new(&f.reference, &f.pseudonymiser, &f.keys)
             .decode(e)
             .unwrap()
             .payload
@@ -784,6 +962,76 @@ mod tests {
             EventPayload::Vacancy(VacancyEvent::Published(spec)) => spec,
             other => panic!("not a publication: {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_journal_form_holds_no_identifying_data_and_decodes_to_the_same_event() {
+        let f = fixture();
+        let d = Decoder::new(&f.reference, &f.pseudonymiser, &f.keys);
+        let (registration, _) = registration(&f);
+        let co = f
+            .events
+            .iter()
+            .find(|e| matches!(e.payload, Some(pb::envelope::Payload::Co(_))))
+            .unwrap()
+            .clone();
+        for e in [registration, co] {
+            let bytes = e.encode_to_vec();
+            let (event, stored) = d.decode_for_journal(&e, bytes.clone()).unwrap();
+            let mut secrets = vec![e.entity_id.clone()];
+            if let Some(pb::envelope::Payload::Candidacy(pb::CandidacyEvent {
+                kind: Some(pb::candidacy_event::Kind::Registered(r)),
+            })) = &e.payload
+            {
+                let p = r.personal.clone().unwrap();
+                secrets = vec![p.codice_fiscale, p.given_name, p.family_name, p.email, p.phone];
+            }
+            for secret in secrets.iter().filter(|s| s.len() >= 4) {
+                let found = |b: &[u8]| b.windows(secret.len()).any(|w| w == secret.as_bytes());
+                assert!(found(&bytes), "the producer's form holds it");
+                assert!(!found(&stored), "the journal's form holds {secret}");
+            }
+            let replayed = d.decode_stored(&stored).unwrap();
+            assert_eq!(replayed, event);
+            // A producer may not send the node's own form.
+            let refused = d.decode_bytes(&stored).unwrap_err();
+            assert!(
+                matches!(&refused, DecodeError::Invalid { field, .. }
+                    if field.ends_with("sealed_personal") || field.ends_with("lavoratore_pseudonym")),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_registration_sealed_under_a_destroyed_key_still_replays_without_its_data() {
+        let f = fixture();
+        let d = Decoder::new(&f.reference, &f.pseudonymiser, &f.keys);
+        let (e, _) = registration(&f);
+        let (event, stored) = d.decode_for_journal(&e, e.encode_to_vec()).unwrap();
+        let EventPayload::Candidacy(CandidacyEvent::Registered {
+            person,
+            personal,
+            demographics,
+            ..
+        }) = &event.payload
+        else {
+            panic!("not a registration")
+        };
+        assert!(demographics.is_some());
+        assert!(f.keys.open_sealed(personal).is_some());
+        f.keys.shred(person).unwrap();
+        let replayed = d.decode_stored(&stored).unwrap();
+        let EventPayload::Candidacy(CandidacyEvent::Registered {
+            personal,
+            demographics,
+            ..
+        }) = &replayed.payload
+        else {
+            panic!("not a registration")
+        };
+        assert!(f.keys.open_sealed(personal).is_none());
+        assert_eq!(*demographics, None, "gone with the key");
     }
 
     /// A generated registration, with its profile made editable.
@@ -812,7 +1060,7 @@ mod tests {
     }
 
     fn decoded_profile(f: &Fixture, e: &pb::Envelope) -> CandidateProfile {
-        match Decoder::new(&f.reference, &f.pseudonymiser)
+        match Decoder::new(&f.reference, &f.pseudonymiser, &f.keys)
             .decode(e)
             .unwrap()
             .payload
@@ -886,7 +1134,7 @@ mod tests {
     #[test]
     fn generated_skills_keep_their_labels() {
         let f = fixture();
-        let decoder = Decoder::new(&f.reference, &f.pseudonymiser);
+        let decoder = Decoder::new(&f.reference, &f.pseudonymiser, &f.keys);
         let mut checked = 0;
         for e in &f.events {
             let event = decoder.decode(e).unwrap();
@@ -955,7 +1203,7 @@ mod tests {
     fn a_co_with_a_06_00_or_b_03_00_is_applied() {
         use incontra_engine::state::{Outcome, State};
         let f = fixture();
-        let decoder = Decoder::new(&f.reference, &f.pseudonymiser);
+        let decoder = Decoder::new(&f.reference, &f.pseudonymiser, &f.keys);
         let (e, co, a) = hire_notice(&f);
         let start = 20_600; // 2026-05-27
         let cases = [
@@ -994,7 +1242,7 @@ mod tests {
     #[test]
     fn a_closed_code_decodes_only_for_old_relationships() {
         let f = fixture();
-        let decoder = Decoder::new(&f.reference, &f.pseudonymiser);
+        let decoder = Decoder::new(&f.reference, &f.pseudonymiser, &f.keys);
         let (e, co, a) = hire_notice(&f);
         let hire = |start: i32| {
             with_hire(

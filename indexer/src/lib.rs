@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod decode;
 mod fsync;
 pub mod journal;
+pub mod keys;
 pub mod lists;
 pub mod projection;
 pub mod query;

@@ -29,6 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
+use prost::Message;
+
 use incontra_engine::codice_fiscale::Pseudonymiser;
 use incontra_engine::config::{ScoringConfig, TextConfig};
 use incontra_engine::congruity::CongruityRules;
@@ -41,6 +43,7 @@ use incontra_engine::state::{Outcome, State};
 use crate::checkpoint::{is_control, BatchHeader, ControlRecordError, SourceCheckpoint};
 use crate::decode::{DecodeError, Decoder};
 use crate::journal::{Journal, JournalError, JournalOptions};
+use crate::keys::{KeysError, PersonKeys};
 use crate::lists::{ListsJournal, ListsJournalError};
 use crate::snapshot::{SnapshotError, SnapshotStore};
 use crate::text_index::{analyse_query, DocScorer, TextIndex, TextIndexError};
@@ -49,9 +52,9 @@ use crate::text_index::{analyse_query, DocScorer, TextIndex, TextIndexError};
 /// what is stored beside it); an older snapshot is then ignored and the
 /// journal replayed instead. 2: the source checkpoint follows the state. 4: candidate
 /// profiles carry the patto's distance and the household's children under 14, vacancies their
-/// CCNL and level. 5: the lists journal position follows the checkpoint (a 4 is still read,
-/// as lists position 0: it predates the lists journal).
-const STATE_SCHEMA: u32 = 5;
+/// CCNL and level. 5: the lists journal position follows the checkpoint. 6: personal data
+/// sealed, candidates carry their demographics and whether they were erased.
+const STATE_SCHEMA: u32 = 6;
 
 /// At most this many events are applied under one hold of the state's write
 /// lock...
@@ -70,6 +73,8 @@ pub enum ProjectionError {
     Index(#[from] TextIndexError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Keys(#[from] KeysError),
     #[error("{0}")]
     Lists(#[from] ListsJournalError),
     #[error("journal control record: {0}")]
@@ -156,6 +161,8 @@ pub struct ReadSide {
     pub reference: Arc<ReferenceData>,
     pub config: ScoringConfig,
     pub congruity: CongruityRules,
+    /// Opens the personal data the state keeps sealed.
+    pub keys: Arc<PersonKeys>,
 }
 
 impl ReadSide {
@@ -267,16 +274,23 @@ impl Prepared {
 
 /// Decodes and validates events; cheap to clone, so a source can prepare a
 /// batch on its own thread, outside the writer's lock.
+///
+/// Preparing seals personal data under the person's key: the bytes a
+/// [`Prepared`] carries are what the journal keeps (no identifying data in
+/// clear), and the keys it created are made durable before them
+/// ([`Projection::append`]).
 #[derive(Clone)]
 pub struct Preparer {
     reference: Arc<ReferenceData>,
     pseudonymiser: Pseudonymiser,
+    keys: Arc<PersonKeys>,
 }
 
 impl Preparer {
     pub fn prepare(&self, bytes: Vec<u8>) -> Result<Prepared, DecodeError> {
-        let event = Decoder::new(&self.reference, &self.pseudonymiser).decode_bytes(&bytes)?;
-        Ok(Prepared { bytes, event })
+        let envelope = incontra_proto::events::v1::Envelope::decode(bytes.as_slice())
+            .map_err(|e| DecodeError::Undecodable(e.to_string()))?;
+        self.prepare_envelope(&envelope, bytes)
     }
 
     /// As [`Preparer::prepare`], for a caller that already decoded the
@@ -286,7 +300,8 @@ impl Preparer {
         envelope: &incontra_proto::events::v1::Envelope,
         bytes: Vec<u8>,
     ) -> Result<Prepared, DecodeError> {
-        let event = Decoder::new(&self.reference, &self.pseudonymiser).decode(envelope)?;
+        let (event, bytes) = Decoder::new(&self.reference, &self.pseudonymiser, &self.keys)
+            .decode_for_journal(envelope, bytes)?;
         Ok(Prepared { bytes, event })
     }
 }
@@ -347,6 +362,9 @@ struct Replay<'a> {
     pending: Option<PendingBatch>,
     replayed: u64,
     undecodable: u64,
+    /// Candidacies whose erasure was replayed: their keys are destroyed
+    /// again, which finishes an erasure a crash interrupted.
+    erased: Vec<String>,
 }
 
 impl Replay<'_> {
@@ -376,7 +394,7 @@ impl Replay<'_> {
             self.finish_batch_if_complete();
             return Ok(());
         }
-        let event = match decoder.decode_bytes(bytes) {
+        let event = match decoder.decode_stored(bytes) {
             Ok(event) => Some(event),
             Err(error) => {
                 // Validated before it was journaled; only a change of the
@@ -419,6 +437,9 @@ impl Replay<'_> {
             self.state.apply(event);
             self.replayed += 1;
         }
+        if let EventPayload::Erasure(_) = event.payload {
+            self.erased.push(event.meta.entity_id.clone());
+        }
         if position > self.index_position {
             self.touched.add(event);
         }
@@ -449,9 +470,11 @@ impl Projection {
         }
         let (journal_dir, snapshot_dir, index_dir, lists_dir) = paths(dir);
         let (mut journal, report) = Journal::open(&journal_dir, options.journal.clone())?;
+        let keys = Arc::new(PersonKeys::open(&dir.join("keys"))?);
         let preparer = Preparer {
             reference: reference.clone(),
             pseudonymiser: pseudonymiser.clone(),
+            keys: keys.clone(),
         };
         let (lists, _) = ListsJournal::open(&lists_dir, options.journal.clone(), preparer.clone())?;
         let journal_opened = started.elapsed();
@@ -517,7 +540,7 @@ impl Projection {
             index_position = 0;
         }
 
-        let decoder = Decoder::new(&reference, &pseudonymiser);
+        let decoder = Decoder::new(&reference, &pseudonymiser, &keys);
         let from = snapshot_position.min(index_position);
         let reindex_all = index_position == 0 && snapshot_position > 0;
         let mut replay = Replay {
@@ -529,6 +552,7 @@ impl Projection {
             pending: None,
             replayed: 0,
             undecodable: 0,
+            erased: Vec::new(),
         };
         for record in journal.read_after(from)? {
             let (position, bytes) = record?;
@@ -552,8 +576,10 @@ impl Projection {
             checkpoint: source_checkpoint,
             replayed,
             mut undecodable,
+            erased,
             ..
         } = replay;
+        shred_erased(&keys, &state, &erased)?;
         // Lists commute with every other event, so they are replayed after
         // the events whatever their interleaving was.
         let mut lists_replayed = 0;
@@ -577,6 +603,7 @@ impl Projection {
             reference: reference.clone(),
             config,
             congruity: CongruityRules::embedded()?,
+            keys,
         });
         let mut reindexed = 0;
         {
@@ -764,6 +791,8 @@ impl Projection {
             positions.push(self.journal.append(&prepared.bytes)?);
             self.journal_bytes_since_snapshot += prepared.bytes.len() as u64;
         }
+        // The keys these events were sealed with, before the events.
+        self.read.keys.sync()?;
         self.journal.sync()?;
 
         let mut touched = Touched::default();
@@ -804,6 +833,15 @@ impl Projection {
         {
             let state = self.read.state()?;
             touched.sync(&self.read.index, &state, &self.read.reference)?;
+            let erased: Vec<String> = events
+                .iter()
+                .zip(&outcomes)
+                .filter(|(p, (_, outcome))| {
+                    *outcome == Outcome::Applied && matches!(p.event.payload, EventPayload::Erasure(_))
+                })
+                .map(|(p, _)| p.event.meta.entity_id.clone())
+                .collect();
+            shred_erased(&self.read.keys, &state, &erased)?;
         }
         if self.last_index_commit.elapsed() >= self.options.index_commit_interval {
             self.commit_index()?;
@@ -870,13 +908,8 @@ fn decode_snapshot(body: &[u8]) -> Result<(State, SourceCheckpoint, u64), String
         STATE_SCHEMA => {
             postcard::from_bytes::<(State, SourceCheckpoint, u64)>(rest).map_err(|e| e.to_string())
         }
-        // Written before the lists journal existed: every list it holds came
-        // through the events journal.
-        4 => postcard::from_bytes::<(State, SourceCheckpoint)>(rest)
-            .map(|(state, checkpoint)| (state, checkpoint, 0))
-            .map_err(|e| e.to_string()),
         _ => Err(format!(
-            "state schema {schema}, this build reads {STATE_SCHEMA} and 4"
+            "state schema {schema}, this build reads {STATE_SCHEMA}"
         )),
     }
 }
@@ -887,6 +920,21 @@ fn event_id_of(bytes: &[u8]) -> String {
     incontra_proto::events::v1::Envelope::decode(bytes)
         .map(|e| e.event_id)
         .unwrap_or_default()
+}
+
+/// Destroys the keys of the people whose candidacies in `erased` were
+/// erased (after the erasure is journaled and applied).
+fn shred_erased(
+    keys: &PersonKeys,
+    state: &State,
+    erased: &[String],
+) -> Result<(), ProjectionError> {
+    for id in erased {
+        if let Some(c) = state.candidate(id).filter(|c| c.erased) {
+            keys.shred(&c.person)?;
+        }
+    }
+    Ok(())
 }
 
 /// Entities whose text documents need refreshing.
@@ -902,7 +950,8 @@ impl Touched {
             EntityKind::Vacancy => {
                 self.vacancies.insert(event.meta.entity_id.clone());
             }
-            EntityKind::Candidacy => {
+            // An erased candidacy's document is deleted like a withdrawn one's.
+            EntityKind::Candidacy | EntityKind::Erasure => {
                 self.candidates.insert(event.meta.entity_id.clone());
             }
             // Employment changes no text; eligibility is read from the state.
@@ -1201,9 +1250,10 @@ mod tests {
         // last one is as large as it, then one at once.
         let mut journaled = 0u64;
         for (i, bytes) in events[50..].iter().enumerate() {
-            p.append(prepare(&p, std::slice::from_ref(bytes)), None)
-                .unwrap();
-            journaled += bytes.len() as u64;
+            let prepared = prepare(&p, std::slice::from_ref(bytes));
+            // What the journal holds: the sealed form, not the producer's.
+            journaled += prepared[0].bytes.len() as u64;
+            p.append(prepared, None).unwrap();
             let position = 51 + i as u64;
             if journaled < snapshot_bytes {
                 assert_eq!(p.snapshot_position(), 50, "at {position}");

@@ -21,6 +21,7 @@ use std::sync::RwLockReadGuard;
 
 use incontra_engine::config::ScoringConfig;
 use incontra_engine::matching::{self, ListRequest, MatchError, RankedList};
+use incontra_engine::model::PersonalData;
 use incontra_engine::model::{Candidate, Day, Vacancy};
 use incontra_engine::scoring::{Context, Evaluation};
 use incontra_engine::state::State;
@@ -119,6 +120,14 @@ impl<'r> View<'r> {
 
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// A candidate's personal data, opened with their key: `None` for an
+    /// unknown candidate or an erased person.
+    pub fn personal_data(&self, candidate_id: &str) -> Option<PersonalData> {
+        self.read
+            .keys
+            .open_sealed(self.state.personal_data(candidate_id)?)
     }
 
     pub fn context(&self) -> &Context<'r> {

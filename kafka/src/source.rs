@@ -467,7 +467,11 @@ fn expected_kind(topic: &str, options: &KafkaOptions) -> Option<EntityKind> {
 fn payload_kind(envelope: &pb::Envelope) -> Option<EntityKind> {
     match envelope.payload {
         Some(pb::envelope::Payload::Vacancy(_)) => Some(EntityKind::Vacancy),
-        Some(pb::envelope::Payload::Candidacy(_)) => Some(EntityKind::Candidacy),
+        // An erasure travels on the candidacies topic, keyed by candidate
+        // id, so it is ordered after the candidacy's own events.
+        Some(pb::envelope::Payload::Candidacy(_)) | Some(pb::envelope::Payload::Erasure(_)) => {
+            Some(EntityKind::Candidacy)
+        }
         Some(pb::envelope::Payload::Co(_)) => Some(EntityKind::Employment),
         Some(pb::envelope::Payload::ListIssued(_)) => Some(EntityKind::List),
         None => None,

@@ -113,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
                 datore: Some(employer.clone()),
                 workplace_comune: "001272".into(),
                 lavoratore_codice_fiscale: cf.clone(),
+                lavoratore_pseudonym: String::new(),
                 quadro: Some(ev::comunicazione_obbligatoria::Quadro::Assunzione(
                     ev::Assunzione {
                         start_day: today + 1,

@@ -136,7 +136,8 @@ fn spread<T: Clone>(items: &[T], n: usize) -> Vec<T> {
 fn fold(data: &Path, reference: &ReferenceData) -> anyhow::Result<(State, u64)> {
     // The key only names workers consistently within this fold.
     let pseudonymiser = Pseudonymiser::new(b"incontra-bench: fold of the scale world");
-    let decoder = Decoder::new(reference, &pseudonymiser);
+    let keys = incontra_indexer::keys::PersonKeys::in_memory();
+    let decoder = Decoder::new(reference, &pseudonymiser, &keys);
     let mut state = State::new();
     let mut reader = EventReader::open(data)?;
     let mut rejected = 0;

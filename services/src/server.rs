@@ -456,8 +456,8 @@ impl MatchService for MatchServiceImpl {
                 .enumerate()
                 .map(|(i, m)| {
                     if r.include_personal_data {
-                        if let Some(p) = state.personal_data(&m.id) {
-                            personal_data.push(convert::personal(&m.id, p));
+                        if let Some(p) = view.personal_data(&m.id) {
+                            personal_data.push(convert::personal(&m.id, &p));
                         }
                     }
                     pb::CandidateMatch {

@@ -312,6 +312,7 @@ fn co(
             datore: Some(employer()),
             workplace_comune: "001272".into(),
             lavoratore_codice_fiscale: cf.to_owned(),
+            lavoratore_pseudonym: String::new(),
             quadro: Some(quadro),
         }),
     )

@@ -771,6 +771,7 @@ async fn a_produced_hire_leaves_lists_and_outcomes_agree_across_replicas() {
             datore: spec.employer.clone(),
             workplace_comune: spec.workplace_comune.clone(),
             lavoratore_codice_fiscale: cf.clone(),
+            lavoratore_pseudonym: String::new(),
             quadro: Some(ev::comunicazione_obbligatoria::Quadro::Assunzione(
                 ev::Assunzione {
                     start_day: today + 1,
