@@ -568,7 +568,10 @@ mod tests {
             .demographics(on)
             .unwrap();
         assert!(!d.female);
-        assert_eq!(d.birth_day, crate::model::day_from_ymd(1985, 12, 10).unwrap());
+        assert_eq!(
+            d.birth_day,
+            crate::model::day_from_ymd(1985, 12, 10).unwrap()
+        );
         assert_eq!(d.age_on(on), Some(40), "the birthday is four days away");
         // Born in '15: eleven in 2026 is no job seeker, so 1915.
         let cf = generate("Bianchi", "Anna", 2015, 3, 1, true, "L219").unwrap();

@@ -21,7 +21,8 @@ use crate::employment::EmploymentRecord;
 use crate::event::{CandidacyEvent, EntityKind, Event, EventPayload, IssuedList, VacancyEvent};
 use crate::features::{CandidateRow, CandidateSketch, VacancyRow, Vocabulary};
 use crate::model::{
-    Candidate, CandidateProfile, Day, FillingHire, ProtectedCategory, SealedPersonalData, Vacancy, VacancyStatus,
+    Candidate, CandidateProfile, Day, FillingHire, ProtectedCategory, SealedPersonalData, Vacancy,
+    VacancyStatus,
 };
 use crate::profession_index::{ProfessionIndex, VacancyIndex};
 
@@ -643,7 +644,10 @@ impl State {
             sorted(&self.candidates),
             // Only whose: each node seals with its own random keys and
             // nonces, so the ciphertext differs between replicas.
-            sorted(&self.personal).into_iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            sorted(&self.personal)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<_>>(),
             sorted(&self.protected),
             sorted(&self.employment),
             sorted(&self.person_to_candidate),
@@ -842,7 +846,8 @@ impl State {
             cpi_code: old.cpi_code.clone(),
             ..CandidateProfile::default()
         };
-        self.professions.remove(slot as u32, &old.domicile_comune, &old);
+        self.professions
+            .remove(slot as u32, &old.domicile_comune, &old);
         self.professions
             .insert(slot as u32, &kept.domicile_comune, &kept);
         self.personal.remove(id);

@@ -5,7 +5,7 @@ use incontra_engine::event::{
     VacancyEvent,
 };
 use incontra_engine::model::{
-    CandidateProfile, ContractType, Employer, SealedPersonalData, ProtectedCategory, VacancySpec,
+    CandidateProfile, ContractType, Employer, ProtectedCategory, SealedPersonalData, VacancySpec,
     VacancyStatus,
 };
 use incontra_engine::state::{Outcome, State};
@@ -316,7 +316,10 @@ fn an_erased_candidacy_keeps_nothing_of_the_person_but_their_pseudonym_and_cpi()
     assert!(c.profile.desired_professions.is_empty() && c.profile.summary.is_empty());
     assert!(s.personal_data("C1").is_none());
     assert_eq!(s.protected_category("C1"), ProtectedCategory::None);
-    assert_eq!(s.candidate_of_person("p-1").map(|c| c.id.as_str()), Some("C1"));
+    assert_eq!(
+        s.candidate_of_person("p-1").map(|c| c.id.as_str()),
+        Some("C1")
+    );
 
     // Nothing brings the candidacy back.
     let update = Event {

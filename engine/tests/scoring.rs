@@ -15,7 +15,8 @@ use incontra_engine::matching::{
 };
 use incontra_engine::model::{
     day_from_ymd, format_day, CandidateProfile, Cefr, ContractType, Day, EducationLevel, Employer,
-    LanguageSkill, SealedPersonalData, ProtectedCategory, ReservedQuota, VacancySpec, WorkExperience,
+    LanguageSkill, ProtectedCategory, ReservedQuota, SealedPersonalData, VacancySpec,
+    WorkExperience,
 };
 use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::{

@@ -516,7 +516,6 @@ fn year_of(day: Day) -> i32 {
     i32::try_from(year).unwrap_or(i32::MAX)
 }
 
-
 /// The people of one comune who are looking for work.
 struct Residents<'s> {
     lat: f64,

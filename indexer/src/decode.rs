@@ -15,14 +15,13 @@ use std::sync::OnceLock;
 
 use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
 use incontra_engine::event::{
-    CandidacyEvent, CoAction, Erasure, CoQuadro, ComunicazioneObbligatoria, Event, EventMeta, EventPayload,
-    IssuedList, ListDirection, ListedRow, Requester, VacancyEvent,
+    CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Erasure, Event, EventMeta,
+    EventPayload, IssuedList, ListDirection, ListedRow, Requester, VacancyEvent,
 };
 use incontra_engine::model::{
-    CandidateProfile, Cefr, ContractType, Day, Demographics, EducationLevel, Employer, GolPath, IncomeSupport,
-    LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota, SealedPersonalData,
-    TargetProgramme, VacancySpec,
-    WorkExperience,
+    CandidateProfile, Cefr, ContractType, Day, Demographics, EducationLevel, Employer, GolPath,
+    IncomeSupport, LanguageSkill, PersonalData, ProtectedCategory, ReservedQuota,
+    SealedPersonalData, TargetProgramme, VacancySpec, WorkExperience,
 };
 use incontra_engine::reference::ReferenceData;
 use incontra_engine::scoring::Criterion;
@@ -220,9 +219,11 @@ impl<'r> Decoder<'r> {
                     "set only by a node in its own journal",
                 ));
             }
-            if !is_pseudonym(&co.lavoratore_pseudonym) || e.entity_id != co.lavoratore_pseudonym
-            {
-                return Err(invalid("co.lavoratore_pseudonym", "not this entity's pseudonym"));
+            if !is_pseudonym(&co.lavoratore_pseudonym) || e.entity_id != co.lavoratore_pseudonym {
+                return Err(invalid(
+                    "co.lavoratore_pseudonym",
+                    "not this entity's pseudonym",
+                ));
             }
             return Ok(co.lavoratore_pseudonym.clone());
         }
@@ -766,9 +767,7 @@ fn co_day(field: &str, day: i32) -> Result<(), DecodeError> {
 
 /// The shape [`Pseudonymiser::pseudonym`] gives: "p" and 24 hex digits.
 fn is_pseudonym(value: &str) -> bool {
-    value.len() == 25
-        && value.starts_with('p')
-        && value[1..].bytes().all(|b| b.is_ascii_hexdigit())
+    value.len() == 25 && value.starts_with('p') && value[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn envelope(bytes: &[u8]) -> Result<pb::Envelope, DecodeError> {
@@ -984,7 +983,13 @@ mod tests {
             })) = &e.payload
             {
                 let p = r.personal.clone().unwrap();
-                secrets = vec![p.codice_fiscale, p.given_name, p.family_name, p.email, p.phone];
+                secrets = vec![
+                    p.codice_fiscale,
+                    p.given_name,
+                    p.family_name,
+                    p.email,
+                    p.phone,
+                ];
             }
             for secret in secrets.iter().filter(|s| s.len() >= 4) {
                 let found = |b: &[u8]| b.windows(secret.len()).any(|w| w == secret.as_bytes());

@@ -125,7 +125,9 @@ pub struct PersonKeys {
 impl std::fmt::Debug for PersonKeys {
     // Never the keys.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PersonKeys").field("dir", &self.dir).finish()
+        f.debug_struct("PersonKeys")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
@@ -440,7 +442,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = PersonKeys::open(dir.path()).unwrap();
         let sealed: Vec<_> = (0..600)
-            .map(|i| keys.seal(&format!("p{i}"), &person(&format!("{i}"))).unwrap())
+            .map(|i| {
+                keys.seal(&format!("p{i}"), &person(&format!("{i}")))
+                    .unwrap()
+            })
             .collect();
         keys.sync().unwrap();
         {

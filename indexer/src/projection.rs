@@ -329,6 +329,9 @@ pub struct Projection {
     lists: Arc<ListsJournal>,
     lists_applied_position: u64,
     snapshot_lists_position: u64,
+    /// Candidacies erased since the last index commit, whose documents the
+    /// commit after it merges away.
+    erased_since_commit: Vec<String>,
 }
 
 /// Layout of a data directory.
@@ -643,7 +646,20 @@ impl Projection {
             lists: Arc::new(lists),
             lists_applied_position: lists_end,
             snapshot_lists_position: snapshot_lists,
+            erased_since_commit: Vec::new(),
         };
+        // Whatever the crash interrupted: every erased candidacy's words
+        // leave the index's files (a no-op when no segment holds any).
+        let erased_ids: Vec<String> = projection
+            .read
+            .state()?
+            .candidates()
+            .filter(|c| c.erased)
+            .map(|c| c.id.clone())
+            .collect();
+        if !erased_ids.is_empty() {
+            projection.read.index.purge_candidates(&erased_ids)?;
+        }
         let info = RecoveryInfo {
             snapshot_position,
             index_position,
@@ -837,11 +853,13 @@ impl Projection {
                 .iter()
                 .zip(&outcomes)
                 .filter(|(p, (_, outcome))| {
-                    *outcome == Outcome::Applied && matches!(p.event.payload, EventPayload::Erasure(_))
+                    *outcome == Outcome::Applied
+                        && matches!(p.event.payload, EventPayload::Erasure(_))
                 })
                 .map(|(p, _)| p.event.meta.entity_id.clone())
                 .collect();
             shred_erased(&self.read.keys, &state, &erased)?;
+            self.erased_since_commit.extend(erased);
         }
         if self.last_index_commit.elapsed() >= self.options.index_commit_interval {
             self.commit_index()?;
@@ -857,6 +875,12 @@ impl Projection {
         if self.index_position != self.applied_position {
             self.read.index.commit(self.applied_position)?;
             self.index_position = self.applied_position;
+        }
+        if !self.erased_since_commit.is_empty() {
+            self.read
+                .index
+                .purge_candidates(&self.erased_since_commit)?;
+            self.erased_since_commit.clear();
         }
         self.last_index_commit = Instant::now();
         Ok(())

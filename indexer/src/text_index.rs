@@ -518,6 +518,37 @@ impl Side {
         Ok(())
     }
 
+    /// Merges away every committed segment that still holds a document of
+    /// one of `ids` (deleted documents stay in their segment, words and
+    /// all, until a merge), then drops the old files. Returns how many
+    /// segments were rewritten.
+    fn purge(&self, ids: &[String]) -> Result<usize, TextIndexError> {
+        let searcher = self.reader.searcher();
+        let mut segments = Vec::new();
+        for reader in searcher.segment_readers() {
+            let terms = reader.inverted_index(self.id)?;
+            for id in ids {
+                let term = Term::from_field_text(self.id, id);
+                if terms.terms().get(term.serialized_value_bytes())?.is_some() {
+                    segments.push(reader.segment_id());
+                    break;
+                }
+            }
+        }
+        if segments.is_empty() {
+            return Ok(0);
+        }
+        let mut writer = self.writer.lock().map_err(|_| TextIndexError::Poisoned)?;
+        writer.merge(&segments).wait()?;
+        writer.garbage_collect_files().wait()?;
+        drop(writer);
+        self.reader.reload()?;
+        let stats =
+            LiveStats::compute(self.reader.searcher(), &[self.title, self.text], self.text)?;
+        *self.current.write().map_err(|_| TextIndexError::Poisoned)? = Arc::new(stats);
+        Ok(segments.len())
+    }
+
     fn committed_position(&self) -> Result<u64, TextIndexError> {
         let metas = self.index.load_metas()?;
         Ok(metas
@@ -772,6 +803,14 @@ impl TextIndex {
 
     pub fn remove_candidate(&self, id: &str) -> Result<(), TextIndexError> {
         self.candidates.remove(id)
+    }
+
+    /// Rewrites the committed candidate segments that still hold a deleted
+    /// document of one of `ids` (erased people: GDPR art. 17 wants their
+    /// words gone, not only unsearchable). Call after the commit that
+    /// deleted them; costs a merge of those segments, so for erasures only.
+    pub fn purge_candidates(&self, ids: &[String]) -> Result<usize, TextIndexError> {
+        self.candidates.purge(ids)
     }
 
     /// Makes all changes searchable and durable, recording `position` as

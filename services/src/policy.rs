@@ -11,7 +11,7 @@
 //! | `hub` | SearchVacancies, MatchCandidates, Explain | every vacancy of the region but reserved-quota ones; personal data of the candidates on its lists |
 //! | `observatory` | GetOutcomes, GetStatus | aggregates only |
 //! | `producer` | Ingest | none |
-//! | `admin` | GetStatus (with digest), GetOutcomes, GetAccessLog | aggregates and the access log |
+//! | `admin` | GetStatus (with digest), GetOutcomes, GetAccessLog, ErasePerson | aggregates, the access log, erasure |
 //!
 //! A scope restricts what a list visits, before scoring: a caller who may
 //! not see L.68/99 data gets lists of vacancies judged as if the person
@@ -89,10 +89,11 @@ pub enum Rpc {
     GetStatus,
     GetOutcomes,
     GetAccessLog,
+    ErasePerson,
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 8] = [
+    pub const ALL: [Rpc; 9] = [
         Rpc::SearchVacancies,
         Rpc::MatchCandidates,
         Rpc::MatchVacancies,
@@ -101,6 +102,7 @@ impl Rpc {
         Rpc::GetStatus,
         Rpc::GetOutcomes,
         Rpc::GetAccessLog,
+        Rpc::ErasePerson,
     ];
 
     pub fn name(self) -> &'static str {
@@ -113,6 +115,7 @@ impl Rpc {
             Rpc::GetStatus => "GetStatus",
             Rpc::GetOutcomes => "GetOutcomes",
             Rpc::GetAccessLog => "GetAccessLog",
+            Rpc::ErasePerson => "ErasePerson",
         }
     }
 }
@@ -135,7 +138,7 @@ pub fn allows(role: Role, rpc: Rpc) -> bool {
         P::Ingest => role == R::Producer,
         P::GetStatus => matches!(role, R::Admin | R::Observatory),
         P::GetOutcomes => matches!(role, R::Admin | R::Observatory),
-        P::GetAccessLog => role == R::Admin,
+        P::GetAccessLog | P::ErasePerson => role == R::Admin,
     }
 }
 
@@ -232,6 +235,12 @@ impl Principal {
         self.roles_for(rpc)
             .next()
             .ok_or(Denied::Rpc { rpc: rpc.name() })
+    }
+
+    /// The scope of a call that reads no territory-bound data (an admin's
+    /// erasure, say): the first role that may make it.
+    pub fn plain_scope(&self, rpc: Rpc) -> Result<Scope, Denied> {
+        self.may(rpc).map(|role| self.scope(role))
     }
 
     /// Whether `role` may read what `cpi` handles or holds.

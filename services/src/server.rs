@@ -78,7 +78,11 @@ impl MatchServiceImpl {
     ) -> pb::AccessRecord {
         pb::AccessRecord {
             at_ms: now_ms(),
-            subject: who.subject.clone(),
+            subject: if who.unrestricted {
+                who.subject.clone()
+            } else {
+                recorded_subject(who, &self.pseudonymiser)
+            },
             role: scope.role.name().to_owned(),
             cpi_code: requester.cpi_code.clone(),
             rpc: rpc.name().to_owned(),
@@ -169,6 +173,7 @@ fn own_candidate(state: &State, pseudonymiser: &Pseudonymiser, who: &Principal) 
     let cf = CodiceFiscale::parse(subject).ok()?;
     state
         .candidate_of_person(&pseudonymiser.pseudonym(&cf))
+        .filter(|c| !c.erased)
         .map(|c| c.id.clone())
 }
 
@@ -197,10 +202,24 @@ fn the_person<'s>(
     if portal_self {
         *candidate_id = own.clone().ok_or_else(|| denied(Denied::NoCandidacy))?;
     }
+    // An erased candidacy is nobody's any more.
     let person = state
         .candidate(candidate_id)
+        .filter(|c| !c.erased)
         .ok_or_else(|| match_status(MatchError::UnknownCandidate(candidate_id.clone())))?;
     Ok((person, own))
+}
+
+/// Who the lists journal and the access log say asked: the token's
+/// subject, except a citizen's (a portal subject is their codice fiscale),
+/// kept as the pseudonym their CO are kept by, so that erasing them leaves
+/// no code in either log.
+fn recorded_subject(who: &Principal, pseudonymiser: &Pseudonymiser) -> String {
+    let subject = who.subject.strip_prefix("TINIT-").unwrap_or(&who.subject);
+    match CodiceFiscale::parse(subject) {
+        Ok(cf) if who.roles.contains(&crate::policy::Role::Portal) => pseudonymiser.pseudonym(&cf),
+        _ => who.subject.clone(),
+    }
 }
 
 /// The requester recorded with a list and in the access log: from the
@@ -208,6 +227,7 @@ fn the_person<'s>(
 /// someone else), as the client sent it on an unauthenticated node.
 fn acting_requester(
     who: &Principal,
+    pseudonymiser: &Pseudonymiser,
     scope: Scope,
     mut r: ev::Requester,
 ) -> Result<ev::Requester, Status> {
@@ -218,7 +238,7 @@ fn acting_requester(
         )));
     }
     if !who.unrestricted {
-        r.user_id = who.subject.clone();
+        r.user_id = recorded_subject(who, pseudonymiser);
         r.channel = scope.role.name().to_owned();
         r.cpi_code = who.acting_cpi(&r.cpi_code);
     }
@@ -418,6 +438,7 @@ impl MatchService for MatchServiceImpl {
         let today = today(self.as_of);
         let ticket = self.admission.enter().await?;
         let caller = who.clone();
+        let pseudonymiser = self.pseudonymiser.clone();
         let (mut response, record, scope) = blocking(move || {
             let _ticket = ticket;
             let view = read.view(today).map_err(projection_status)?;
@@ -433,7 +454,7 @@ impl MatchService for MatchServiceImpl {
             if r.include_personal_data && !scope.personal_data {
                 return Err(denied(Denied::PersonalData));
             }
-            let who = acting_requester(&caller, scope, asked)?;
+            let who = acting_requester(&caller, &pseudonymiser, scope, asked)?;
             let request = ListRequest {
                 limit,
                 filters: RequestFilters {
@@ -547,7 +568,7 @@ impl MatchService for MatchServiceImpl {
                     .list_for_person(person_facts(person), own.as_deref())
                     .map_err(denied)?
             };
-            let who = acting_requester(&caller, scope, asked)?;
+            let who = acting_requester(&caller, &pseudonymiser, scope, asked)?;
             let request = ListRequest {
                 limit,
                 only_congrua: r.only_congrua,
@@ -653,7 +674,7 @@ impl MatchService for MatchServiceImpl {
                     )
                     .map_err(denied)?
             };
-            let requester = acting_requester(&caller, scope, asked)?;
+            let requester = acting_requester(&caller, &pseudonymiser, scope, asked)?;
             let eval = view
                 .explain(&r.vacancy_id, &r.candidate_id)
                 .map_err(query_status)?;
@@ -800,6 +821,13 @@ impl MatchService for MatchServiceImpl {
         self.access_log(request).await
     }
 
+    async fn erase_person(
+        &self,
+        request: Request<pb::ErasePersonRequest>,
+    ) -> Result<Response<pb::ErasePersonResponse>, Status> {
+        self.erase(request).await
+    }
+
     async fn get_status(
         &self,
         request: Request<pb::GetStatusRequest>,
@@ -895,6 +923,108 @@ impl MatchServiceImpl {
             Ok(Response::new(pb::GetAccessLogResponse { records }))
         })
         .await
+    }
+}
+
+impl MatchServiceImpl {
+    async fn erase(
+        &self,
+        request: Request<pb::ErasePersonRequest>,
+    ) -> Result<Response<pb::ErasePersonResponse>, Status> {
+        let who = principal(&request)?;
+        let scope = who.plain_scope(Rpc::ErasePerson).map_err(denied)?;
+        if self.source.is_some() {
+            return Err(Status::failed_precondition(
+                "this replica is fed from Kafka: publish an Erasure envelope, keyed by the \
+                 candidate id, to the candidacies topic, so that every replica erases",
+            ));
+        }
+        let r = request.into_inner();
+        if r.reason.trim().is_empty() {
+            return Err(Status::invalid_argument("reason: required"));
+        }
+        if r.reason.len() > 500 {
+            return Err(Status::invalid_argument("reason: longer than 500 bytes"));
+        }
+        let by_code = match (r.candidate_id.is_empty(), r.codice_fiscale.is_empty()) {
+            (false, true) => None,
+            (true, false) => Some(CodiceFiscale::parse(&r.codice_fiscale).map_err(|_| {
+                Status::invalid_argument("codice_fiscale: not a valid codice fiscale")
+            })?),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "candidate_id: exactly one of candidate_id and codice_fiscale",
+                ))
+            }
+        };
+        let candidate_id = {
+            let view = self
+                .read
+                .view(today(self.as_of))
+                .map_err(projection_status)?;
+            let state = view.state();
+            let found = match &by_code {
+                Some(cf) => state.candidate_of_person(&self.pseudonymiser.pseudonym(cf)),
+                None => state.candidate(&r.candidate_id),
+            };
+            match found {
+                Some(c) if c.erased => {
+                    return Err(Status::failed_precondition("candidate_id: already erased"))
+                }
+                Some(c) => c.id.clone(),
+                None => return Err(Status::not_found("no such candidacy")),
+            }
+        };
+        let at = now_ms();
+        let envelope = Envelope {
+            event_id: format!("erasure-{candidate_id}-{at}"),
+            entity_id: candidate_id.clone(),
+            // One erasure per candidacy: a second is stale, and was refused
+            // above anyway.
+            entity_version: 1,
+            occurred_at_ms: at,
+            source: "incontra-admin".into(),
+            schema_version: incontra_indexer::decode::SCHEMA_VERSION,
+            payload: Some(ev::envelope::Payload::Erasure(ev::Erasure {
+                reason: r.reason.clone(),
+            })),
+        };
+        let projection = self.projection.clone();
+        let results = blocking(move || {
+            let mut p = projection
+                .lock()
+                .map_err(|_| Status::internal("projection lock poisoned"))?;
+            p.ingest(&[envelope.encode_to_vec()])
+                .map_err(projection_status)
+        })
+        .await?;
+        let journal_position = match results.first() {
+            Some(IngestResult::Applied { position }) => *position,
+            Some(IngestResult::Ignored { outcome, .. }) => {
+                return Err(Status::failed_precondition(format!(
+                    "candidate_id: not erased ({outcome:?})"
+                )))
+            }
+            Some(IngestResult::Rejected { error, .. }) => {
+                return Err(Status::invalid_argument(error.to_string()))
+            }
+            None => return Err(Status::internal("the erasure was not journaled")),
+        };
+        let requester = ev::Requester {
+            purpose: r.reason,
+            ..ev::Requester::default()
+        };
+        self.access
+            .record(pb::AccessRecord {
+                candidate_ids: vec![candidate_id.clone()],
+                ..self.access(&who, scope, Rpc::ErasePerson, &requester)
+            })
+            .await?;
+        tracing::info!(journal_position, "a candidacy was erased");
+        Ok(Response::new(pb::ErasePersonResponse {
+            candidate_id,
+            journal_position,
+        }))
     }
 }
 
