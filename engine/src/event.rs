@@ -86,6 +86,20 @@ pub struct IssuedList {
     pub weights_version: String,
     /// In rank order.
     pub rows: Vec<ListedRow>,
+    /// What was asked, so the list can be computed again on the state at
+    /// `log_position`; `None` for lists recorded before queries were.
+    pub query: Option<ListQuery>,
+}
+
+/// The parameters of an issued list that change its rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub limit: u32,
+    pub min_score: f64,
+    pub only_congrua: bool,
+    pub cpi_codes: Vec<String>,
+    pub max_distance_km: u32,
+    pub hide_reserved_quota: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
 use incontra_engine::event::{
     CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Erasure, Event, EventMeta,
-    EventPayload, IssuedList, ListDirection, ListedRow, Requester, VacancyEvent,
+    EventPayload, IssuedList, ListDirection, ListQuery, ListedRow, Requester, VacancyEvent,
 };
 use incontra_engine::model::{
     CandidateProfile, Cefr, ContractType, Day, Demographics, EducationLevel, Employer, GolPath,
@@ -724,6 +724,31 @@ fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, D
         log_position: list.log_position,
         weights_version: list.weights_version.clone(),
         rows,
+        query: match &list.query {
+            None => None,
+            Some(q) => {
+                if q.limit == 0 || q.limit as usize > MAX_LIST_ROWS {
+                    return Err(invalid(
+                        "list_issued.query.limit",
+                        format!("must be in 1..={MAX_LIST_ROWS}"),
+                    ));
+                }
+                if !(0.0..=1.0).contains(&q.min_score) {
+                    return Err(invalid("list_issued.query.min_score", "must be in [0,1]"));
+                }
+                if q.cpi_codes.len() > 100 {
+                    return Err(invalid("list_issued.query.cpi_codes", "more than 100"));
+                }
+                Some(ListQuery {
+                    limit: q.limit,
+                    min_score: q.min_score,
+                    only_congrua: q.only_congrua,
+                    cpi_codes: q.cpi_codes.clone(),
+                    max_distance_km: q.max_distance_km,
+                    hide_reserved_quota: q.hide_reserved_quota,
+                })
+            }
+        },
     })
 }
 

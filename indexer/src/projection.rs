@@ -698,6 +698,13 @@ impl Projection {
 
     /// The lists journal, which records lists without this projection's
     /// lock ([`ListsJournal::record`]).
+    /// A reader of the events journal from its first record, safe to use
+    /// outside the projection's lock while appends go on (it sees what was
+    /// durable when it was made): for [`read_side_at`].
+    pub fn journal_reader(&self) -> Result<crate::journal::JournalReader, ProjectionError> {
+        Ok(self.journal.read_after(0)?)
+    }
+
     pub fn lists_journal(&self) -> Arc<ListsJournal> {
         self.lists.clone()
     }
@@ -944,6 +951,65 @@ fn event_id_of(bytes: &[u8]) -> String {
     incontra_proto::events::v1::Envelope::decode(bytes)
         .map(|e| e.event_id)
         .unwrap_or_default()
+}
+
+/// The read side as it was at events-journal position `position`, rebuilt
+/// on a copy: the journal `reader` (from its first record) replayed into a
+/// fresh state up to `position`, and a text index of that state written in
+/// `scratch` (a directory the caller owns and removes afterwards). This is
+/// how an issued list is computed again (`VerifyIssuedList`); the live
+/// node is untouched, and this runs outside its locks. It costs a replay
+/// and a re-index of everything up to `position`: seconds per hundred
+/// thousand events.
+pub fn read_side_at(
+    live: &ReadSide,
+    preparer: &Preparer,
+    reader: crate::journal::JournalReader,
+    position: u64,
+    scratch: &Path,
+) -> Result<ReadSide, ProjectionError> {
+    let decoder = Decoder::new(&preparer.reference, &preparer.pseudonymiser, &preparer.keys);
+    let mut state = State::new();
+    let mut reached = 0;
+    for record in reader {
+        let (at, bytes) = record?;
+        if at > position {
+            break;
+        }
+        reached = at;
+        if is_control(&bytes) {
+            continue;
+        }
+        // Journaled events decoded when written; one that no longer does
+        // was skipped by the live node's recovery too.
+        if let Ok(event) = decoder.decode_stored(&bytes) {
+            state.apply(&event);
+        }
+    }
+    if reached < position {
+        return Err(ProjectionError::AheadOfJournal {
+            what: "the list's log position",
+            found: position,
+            journal: reached,
+        });
+    }
+    let index = TextIndex::open(scratch)?;
+    for v in state.vacancies() {
+        sync_vacancy(&index, &state, &v.id, &live.reference)?;
+    }
+    for c in state.candidates() {
+        sync_candidate(&index, &state, &c.id, &live.reference)?;
+    }
+    index.commit(position)?;
+    Ok(ReadSide {
+        state: RwLock::new(state),
+        position: AtomicU64::new(position),
+        index,
+        reference: live.reference.clone(),
+        config: live.config.clone(),
+        congruity: live.congruity.clone(),
+        keys: live.keys.clone(),
+    })
 }
 
 /// Destroys the keys of the people whose candidacies in `erased` were
@@ -1312,6 +1378,7 @@ mod tests {
                     score: 0.5,
                     similarities: Vec::new(),
                 }],
+                query: None,
             })),
         }
         .encode_to_vec()

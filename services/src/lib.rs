@@ -6,6 +6,7 @@ pub mod admission;
 pub mod auth;
 pub mod convert;
 pub mod group_commit;
+pub mod issued;
 pub mod learn;
 pub mod lists;
 pub mod node;

@@ -67,6 +67,7 @@ pub struct Node {
     /// The same key the decoder pseudonymises codici fiscali with: how a
     /// portal token's subject finds its person.
     pub pseudonymiser: Pseudonymiser,
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Node {
@@ -117,6 +118,7 @@ impl Node {
             auth,
             access,
             pseudonymiser,
+            data_dir: options.data_dir.clone(),
         })
     }
 }

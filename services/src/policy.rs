@@ -5,13 +5,13 @@
 //!
 //! | role | may call | scope |
 //! |---|---|---|
-//! | `operator` | SearchVacancies, MatchCandidates, MatchVacancies, Explain | vacancies handled by one of their CPI; people registered at one of their CPI; personal data of the candidates on a list they ask for; no L.68/99 data |
+//! | `operator` | SearchVacancies, MatchCandidates, MatchVacancies, Explain, GetIssuedList, VerifyIssuedList | vacancies handled by one of their CPI; people registered at one of their CPI; personal data of the candidates on a list they ask for; no L.68/99 data |
 //! | `collocamento_mirato` | as `operator` | as `operator`, plus reserved-quota (L.68/99) vacancies and matches |
-//! | `portal` | SearchVacancies, MatchVacancies, Explain | the citizen the token's subject names (their codice fiscale), nobody else; no personal data; no L.68/99 matches |
-//! | `hub` | SearchVacancies, MatchCandidates, Explain | every vacancy of the region but reserved-quota ones; personal data of the candidates on its lists |
+//! | `portal` | SearchVacancies, MatchVacancies, Explain, GetIssuedList, VerifyIssuedList (its own matches) | the citizen the token's subject names (their codice fiscale), nobody else; no personal data; no L.68/99 matches |
+//! | `hub` | SearchVacancies, MatchCandidates, Explain, GetIssuedList, VerifyIssuedList | every vacancy of the region but reserved-quota ones; personal data of the candidates on its lists |
 //! | `observatory` | GetOutcomes, GetStatus | aggregates only |
 //! | `producer` | Ingest | none |
-//! | `admin` | GetStatus (with digest), GetOutcomes, GetAccessLog, ErasePerson | aggregates, the access log, erasure |
+//! | `admin` | GetStatus (with digest), GetOutcomes, GetAccessLog, ErasePerson, GetIssuedList, VerifyIssuedList | aggregates, the access log, erasure, every issued list |
 //!
 //! A scope restricts what a list visits, before scoring: a caller who may
 //! not see L.68/99 data gets lists of vacancies judged as if the person
@@ -90,10 +90,12 @@ pub enum Rpc {
     GetOutcomes,
     GetAccessLog,
     ErasePerson,
+    GetIssuedList,
+    VerifyIssuedList,
 }
 
 impl Rpc {
-    pub const ALL: [Rpc; 9] = [
+    pub const ALL: [Rpc; 11] = [
         Rpc::SearchVacancies,
         Rpc::MatchCandidates,
         Rpc::MatchVacancies,
@@ -103,6 +105,8 @@ impl Rpc {
         Rpc::GetOutcomes,
         Rpc::GetAccessLog,
         Rpc::ErasePerson,
+        Rpc::GetIssuedList,
+        Rpc::VerifyIssuedList,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +120,8 @@ impl Rpc {
             Rpc::GetOutcomes => "GetOutcomes",
             Rpc::GetAccessLog => "GetAccessLog",
             Rpc::ErasePerson => "ErasePerson",
+            Rpc::GetIssuedList => "GetIssuedList",
+            Rpc::VerifyIssuedList => "VerifyIssuedList",
         }
     }
 }
@@ -139,7 +145,26 @@ pub fn allows(role: Role, rpc: Rpc) -> bool {
         P::GetStatus => matches!(role, R::Admin | R::Observatory),
         P::GetOutcomes => matches!(role, R::Admin | R::Observatory),
         P::GetAccessLog | P::ErasePerson => role == R::Admin,
+        P::GetIssuedList | P::VerifyIssuedList => matches!(
+            role,
+            R::Operator | R::CollocamentoMirato | R::Portal | R::Hub | R::Admin
+        ),
     }
+}
+
+/// What a recorded list was about: a vacancy (a preselection list), or a
+/// person (their matches).
+#[derive(Debug, Clone, Copy)]
+pub enum ListSubject<'a> {
+    Vacancy(VacancyFacts<'a>),
+    Person {
+        person: PersonFacts<'a>,
+        /// The signed-in citizen's own candidate id, for the portal.
+        own: Option<&'a str>,
+        /// The list could hold reserved-quota (L.68/99) vacancies: it was
+        /// asked by a role that sees them.
+        reserved_quota: bool,
+    },
 }
 
 /// Why a call was refused `PERMISSION_DENIED`. Messages name the rule,
@@ -290,6 +315,30 @@ impl Principal {
     ) -> Result<Scope, Denied> {
         self.first_scope(Rpc::MatchVacancies, |role| {
             self.person_check(role, person, own)
+        })
+    }
+
+    /// `GetIssuedList` or `VerifyIssuedList` of a recorded list about
+    /// `subject`: the admin (the data-protection officer) any list; anyone
+    /// else only a list they could ask for now.
+    pub fn issued_list(&self, rpc: Rpc, subject: ListSubject<'_>) -> Result<Scope, Denied> {
+        self.first_scope(rpc, |role| match (role, subject) {
+            (Role::Admin, _) => Ok(()),
+            (Role::Portal, ListSubject::Vacancy(_)) => Err(Denied::NotSelf),
+            (_, ListSubject::Vacancy(v)) => self.vacancy_check(role, v),
+            (
+                _,
+                ListSubject::Person {
+                    person,
+                    own,
+                    reserved_quota,
+                },
+            ) => {
+                if reserved_quota && !(self.unrestricted || role.sees_reserved_quota()) {
+                    return Err(Denied::ReservedQuota);
+                }
+                self.person_check(role, person, own)
+            }
         })
     }
 

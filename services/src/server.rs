@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
+use incontra_engine::event::{IssuedList, ListDirection};
 use incontra_engine::matching::{self, ListRequest, MatchError};
 use incontra_engine::model::{Candidate, Day, ReservedQuota, Vacancy};
 use incontra_engine::outcomes;
@@ -33,7 +34,7 @@ use crate::auth::{Authenticator, Refusal};
 use crate::convert;
 use crate::lists::{self, ListRecorder};
 use crate::node::Node;
-use crate::policy::{Denied, PersonFacts, Principal, Rpc, Scope, VacancyFacts};
+use crate::policy::{Denied, ListSubject, PersonFacts, Principal, Rpc, Scope, VacancyFacts};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
@@ -51,6 +52,10 @@ pub struct MatchServiceImpl {
     admission: Arc<Admission>,
     access: AccessRecorder,
     pseudonymiser: Pseudonymiser,
+    /// Where `VerifyIssuedList` rebuilds a past state's index.
+    scratch: std::path::PathBuf,
+    /// One verification at a time: each replays the journal.
+    verifying: Arc<tokio::sync::Semaphore>,
 }
 
 impl MatchServiceImpl {
@@ -65,6 +70,8 @@ impl MatchServiceImpl {
             admission: node.admission.clone(),
             access: AccessRecorder::new(node.access.clone()),
             pseudonymiser: node.pseudonymiser.clone(),
+            scratch: node.data_dir.join("verify"),
+            verifying: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -260,9 +267,18 @@ fn list_record(
     requester: ev::Requester,
     today: Day,
     read: &ReadSide,
+    request: &ListRequest,
     items: &[matching::Ranked],
 ) -> ev::ListIssued {
     ev::ListIssued {
+        query: Some(ev::ListQuery {
+            limit: request.limit as u32,
+            min_score: request.min_score,
+            only_congrua: request.only_congrua,
+            cpi_codes: request.filters.cpi_codes.clone(),
+            max_distance_km: request.filters.max_distance_km,
+            hide_reserved_quota: request.filters.hide_reserved_quota,
+        }),
         direction: direction as i32,
         subject_id: subject_id.to_owned(),
         requester: Some(requester),
@@ -501,6 +517,7 @@ impl MatchService for MatchServiceImpl {
                 who,
                 today,
                 &read,
+                &request,
                 &list.items,
             );
             Ok((
@@ -610,6 +627,7 @@ impl MatchService for MatchServiceImpl {
                 who,
                 today,
                 &read,
+                &request,
                 &list.items,
             );
             Ok((
@@ -828,6 +846,77 @@ impl MatchService for MatchServiceImpl {
         self.erase(request).await
     }
 
+    async fn get_issued_list(
+        &self,
+        request: Request<pb::GetIssuedListRequest>,
+    ) -> Result<Response<pb::GetIssuedListResponse>, Status> {
+        let who = principal(&request)?;
+        who.may(Rpc::GetIssuedList).map_err(denied)?;
+        let r = request.into_inner();
+        let (list, scope, requester) = self
+            .issued_list(&who, Rpc::GetIssuedList, &r.list_id, r.requester.as_ref())
+            .await?;
+        self.access
+            .record(pb::AccessRecord {
+                list_id: r.list_id.clone(),
+                ..self.issued_access(&who, scope, Rpc::GetIssuedList, &requester, &list)
+            })
+            .await?;
+        Ok(Response::new(pb::GetIssuedListResponse {
+            list_id: r.list_id,
+            list: Some(crate::issued::to_proto(&list)),
+            issued_at_ms: list.issued_at_ms,
+        }))
+    }
+
+    async fn verify_issued_list(
+        &self,
+        request: Request<pb::VerifyIssuedListRequest>,
+    ) -> Result<Response<pb::VerifyIssuedListResponse>, Status> {
+        let who = principal(&request)?;
+        who.may(Rpc::VerifyIssuedList).map_err(denied)?;
+        let r = request.into_inner();
+        let (list, scope, requester) = self
+            .issued_list(
+                &who,
+                Rpc::VerifyIssuedList,
+                &r.list_id,
+                r.requester.as_ref(),
+            )
+            .await?;
+        let _slot = self.verifying.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted("a verification is running; ask again when it ends")
+        })?;
+        let (reader, preparer) = {
+            let p = self
+                .projection
+                .lock()
+                .map_err(|_| Status::internal("projection lock poisoned"))?;
+            (p.journal_reader().map_err(projection_status)?, p.preparer())
+        };
+        let read = self.read.clone();
+        let scratch = self
+            .scratch
+            .join(format!("{}-{}", std::process::id(), now_ms()));
+        let list_id = r.list_id.clone();
+        let checked = list.clone();
+        let answer = blocking(move || {
+            let answer =
+                crate::issued::verify(&list_id, &checked, &read, &preparer, reader, &scratch);
+            // The copy is gone whatever happened.
+            let _ = std::fs::remove_dir_all(&scratch);
+            answer.map_err(internal)
+        })
+        .await?;
+        self.access
+            .record(pb::AccessRecord {
+                list_id: r.list_id,
+                ..self.issued_access(&who, scope, Rpc::VerifyIssuedList, &requester, &list)
+            })
+            .await?;
+        Ok(Response::new(answer))
+    }
+
     async fn get_status(
         &self,
         request: Request<pb::GetStatusRequest>,
@@ -927,6 +1016,93 @@ impl MatchServiceImpl {
 }
 
 impl MatchServiceImpl {
+    /// A recorded list and the caller's scope over it (the recorded lists
+    /// are folded first, so every list answered before this call is found).
+    async fn issued_list(
+        &self,
+        who: &Principal,
+        rpc: Rpc,
+        list_id: &str,
+        requester: Option<&ev::Requester>,
+    ) -> Result<(IssuedList, Scope, ev::Requester), Status> {
+        required("list_id", list_id)?;
+        let asked = self::requester(requester)?;
+        let projection = self.projection.clone();
+        let read = self.read.clone();
+        let today = today(self.as_of);
+        let pseudonymiser = self.pseudonymiser.clone();
+        let caller = who.clone();
+        let list_id = list_id.to_owned();
+        blocking(move || {
+            projection
+                .lock()
+                .map_err(|_| Status::internal("projection lock poisoned"))?
+                .apply_recorded_lists()
+                .map_err(projection_status)?;
+            let view = read.view(today).map_err(projection_status)?;
+            let state = view.state();
+            let list = state
+                .list(&list_id)
+                .cloned()
+                .ok_or_else(|| Status::not_found("list_id: no such list"))?;
+            let scope = match list.direction {
+                ListDirection::CandidatesForVacancy => {
+                    let vacancy = state
+                        .vacancy(&list.subject_id)
+                        .ok_or_else(|| Status::not_found("the list's vacancy is unknown"))?;
+                    caller.issued_list(
+                        rpc,
+                        ListSubject::Vacancy(vacancy_facts(vacancy, &read.reference)),
+                    )
+                }
+                ListDirection::VacanciesForCandidate => {
+                    let person = state
+                        .candidate(&list.subject_id)
+                        .ok_or_else(|| Status::not_found("the list's candidate is unknown"))?;
+                    let own = own_candidate(state, &pseudonymiser, &caller);
+                    caller.issued_list(
+                        rpc,
+                        ListSubject::Person {
+                            person: person_facts(person),
+                            own: own.as_deref(),
+                            reserved_quota: list
+                                .query
+                                .as_ref()
+                                .is_none_or(|q| !q.hide_reserved_quota),
+                        },
+                    )
+                }
+            }
+            .map_err(denied)?;
+            let requester = acting_requester(&caller, &pseudonymiser, scope, asked)?;
+            Ok((list, scope, requester))
+        })
+        .await
+    }
+
+    /// The access record of a read of a recorded list: the people on it.
+    fn issued_access(
+        &self,
+        who: &Principal,
+        scope: Scope,
+        rpc: Rpc,
+        requester: &ev::Requester,
+        list: &IssuedList,
+    ) -> pb::AccessRecord {
+        let (vacancy_id, candidate_ids) = match list.direction {
+            ListDirection::CandidatesForVacancy => (
+                list.subject_id.clone(),
+                list.rows.iter().map(|r| r.id.clone()).collect(),
+            ),
+            ListDirection::VacanciesForCandidate => (String::new(), vec![list.subject_id.clone()]),
+        };
+        pb::AccessRecord {
+            vacancy_id,
+            candidate_ids,
+            ..self.access(who, scope, rpc, requester)
+        }
+    }
+
     async fn erase(
         &self,
         request: Request<pb::ErasePersonRequest>,

@@ -9,8 +9,8 @@ mod common;
 
 use std::path::Path;
 
-use common::auth::{client, load, purpose, start, AuthClient};
-use common::{reference, small_dataset, vacancy_specs};
+use common::auth::{client, load, open_vacancy, perfect_fit, purpose, start, AuthClient};
+use common::small_dataset;
 use incontra_engine::codice_fiscale;
 use incontra_engine::model::SealedPersonalData;
 use incontra_indexer::journal::{Journal, JournalOptions};
@@ -61,65 +61,19 @@ struct Person {
 /// that lists hold them) and the hire that vacancy's employer notifies.
 fn person() -> (Person, Vec<Envelope>) {
     let data = small_dataset();
-    let specs = vacancy_specs(&data.events);
-    let reference = reference();
-    let (vacancy, spec) = data
-        .vacancy_ids
-        .iter()
-        .filter_map(|id| specs.get(id).map(|v| (id.clone(), v.clone())))
-        .find(|(_, v)| {
-            v.reserved_quota == 0
-                && v.valid_until_day >= data.today
-                && v.positions >= 2
-                && v.profession_code.len() >= 9
-        })
-        .expect("an open vacancy with two positions");
-    let cpi = reference
-        .comune(&spec.workplace_comune)
-        .expect("comune")
-        .cpi_code
-        .clone();
+    let (vacancy, spec, cpi) = open_vacancy();
     let cf = codice_fiscale::generate(FAMILY, GIVEN, 1990, 5, 17, true, "L219")
         .expect("codice fiscale")
         .as_str()
         .to_owned();
-    let registration = Envelope {
-        event_id: "erasure-test-registration".into(),
-        entity_id: ID.into(),
-        entity_version: 1,
-        occurred_at_ms: i64::from(data.today - 30) * 86_400_000,
-        source: "SILP".into(),
-        schema_version: 1,
-        payload: Some(Payload::Candidacy(ev::CandidacyEvent {
-            kind: Some(ev::candidacy_event::Kind::Registered(
-                ev::CandidacyRegistered {
-                    personal: Some(ev::PersonalData {
-                        codice_fiscale: cf.clone(),
-                        given_name: GIVEN.into(),
-                        family_name: FAMILY.into(),
-                        email: EMAIL.into(),
-                        phone: PHONE.into(),
-                    }),
-                    did_day: data.today - 30,
-                    profile: Some(ev::CandidateProfile {
-                        domicile_comune: spec.workplace_comune.clone(),
-                        max_distance_km: 30,
-                        desired_professions: vec![spec.profession_code.clone()],
-                        experience: vec![ev::WorkExperience {
-                            profession_code: spec.profession_code.clone(),
-                            months: 120,
-                            ..Default::default()
-                        }],
-                        skills: spec.required_skills.clone(),
-                        cpi_code: cpi.clone(),
-                        summary: spec.title.clone(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-            )),
-        })),
+    let personal = ev::PersonalData {
+        codice_fiscale: cf.clone(),
+        given_name: GIVEN.into(),
+        family_name: FAMILY.into(),
+        email: EMAIL.into(),
+        phone: PHONE.into(),
     };
+    let registration = perfect_fit(ID, personal, &spec, &cpi);
     let hire = Envelope {
         event_id: "erasure-test-hire".into(),
         entity_id: cf.clone(),

@@ -66,3 +66,68 @@ pub fn purpose() -> Option<ev::Requester> {
         ..Default::default()
     })
 }
+
+/// An open vacancy of the small world with room for two hires and a full
+/// CP2011 code (no reserved quota), and the CPI whose catchment holds it.
+pub fn open_vacancy() -> (String, ev::Vacancy, String) {
+    let data = small_dataset();
+    let specs = super::vacancy_specs(&data.events);
+    let (id, spec) = data
+        .vacancy_ids
+        .iter()
+        .filter_map(|id| specs.get(id).map(|v| (id.clone(), v.clone())))
+        .find(|(_, v)| {
+            v.reserved_quota == 0
+                && v.valid_until_day >= data.today
+                && v.positions >= 2
+                && v.profession_code.len() >= 9
+        })
+        .expect("an open vacancy with two positions");
+    let cpi = super::reference()
+        .comune(&spec.workplace_comune)
+        .expect("comune")
+        .cpi_code
+        .clone();
+    (id, spec, cpi)
+}
+
+/// A registration of `id` that fits `spec` as well as anybody can.
+pub fn perfect_fit(
+    id: &str,
+    personal: ev::PersonalData,
+    spec: &ev::Vacancy,
+    cpi: &str,
+) -> ev::Envelope {
+    let today = small_dataset().today;
+    ev::Envelope {
+        event_id: format!("registration-{id}"),
+        entity_id: id.into(),
+        entity_version: 1,
+        occurred_at_ms: i64::from(today - 30) * 86_400_000,
+        source: "SILP".into(),
+        schema_version: 1,
+        payload: Some(ev::envelope::Payload::Candidacy(ev::CandidacyEvent {
+            kind: Some(ev::candidacy_event::Kind::Registered(
+                ev::CandidacyRegistered {
+                    personal: Some(personal),
+                    did_day: today - 30,
+                    profile: Some(ev::CandidateProfile {
+                        domicile_comune: spec.workplace_comune.clone(),
+                        max_distance_km: 30,
+                        desired_professions: vec![spec.profession_code.clone()],
+                        experience: vec![ev::WorkExperience {
+                            profession_code: spec.profession_code.clone(),
+                            months: 120,
+                            ..Default::default()
+                        }],
+                        skills: spec.required_skills.clone(),
+                        cpi_code: cpi.to_owned(),
+                        summary: spec.title.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )),
+        })),
+    }
+}
