@@ -33,13 +33,22 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read_dir") {
-            let path = entry.expect("entry").path();
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue; // a directory removed meanwhile
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let bytes = std::fs::read(&path).expect("read");
+            // The running node replaces index and key files as it goes.
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => panic!("reading {}: {e}", path.display()),
+            };
             if bytes
                 .windows(needle.len())
                 .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
