@@ -17,7 +17,7 @@ use incontra_indexer::projection::ProjectionOptions;
 use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
 use incontra_services::auth::LocalIssuer;
 use incontra_services::learn::{learn, LearnOptions};
-use incontra_services::node::{Node, NodeOptions};
+use incontra_services::node::{Node, NodeOptions, TlsFiles};
 use incontra_services::policy::Role;
 use incontra_services::server;
 use prost::Message;
@@ -120,6 +120,16 @@ struct Common {
     /// a local key pair and its configuration in `<data-dir>/auth/`.
     #[arg(long)]
     auth_config: Option<PathBuf>,
+    /// Serve over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: every client must present a certificate this CA (PEM)
+    /// signed, as service clients (producers, the portal's backend) do.
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -322,6 +332,14 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     options.weights = common.weights.clone();
     options.as_of = as_of.or(common.as_of);
     options.auth_config = common.auth_config.clone();
+    options.tls = match (&common.tls_cert, &common.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: common.tls_client_ca.clone(),
+        }),
+        _ => None,
+    };
     if let Some(n) = common.max_running_lists {
         options.admission.running = n;
     }

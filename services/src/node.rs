@@ -38,6 +38,35 @@ pub struct NodeOptions {
     /// without one the node serves every caller as unrestricted, and only
     /// on a loopback address.
     pub auth_config: Option<PathBuf>,
+    /// Serve over TLS, and with a client CA require every client to present
+    /// a certificate it signed (mutual TLS, for service clients).
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files of the server's TLS identity and, for mutual TLS, of the CA
+/// client certificates must chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// The server configuration these files describe.
+    pub fn load(&self) -> anyhow::Result<tonic::transport::ServerTlsConfig> {
+        let read = |path: &Path| {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let identity = tonic::transport::Identity::from_pem(read(&self.cert)?, read(&self.key)?);
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = &self.client_ca {
+            config = config
+                .client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?))
+                .client_auth_optional(false);
+        }
+        Ok(config)
+    }
 }
 
 impl NodeOptions {
@@ -51,6 +80,7 @@ impl NodeOptions {
             projection: ProjectionOptions::default(),
             admission: AdmissionLimits::default(),
             auth_config: None,
+            tls: None,
         }
     }
 }
@@ -68,6 +98,8 @@ pub struct Node {
     /// portal token's subject finds its person.
     pub pseudonymiser: Pseudonymiser,
     pub data_dir: std::path::PathBuf,
+    /// `None`: plain HTTP/2.
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Node {
@@ -98,6 +130,10 @@ impl Node {
             )?)),
             None => None,
         };
+        let tls = match &options.tls {
+            Some(files) => Some(files.load().context("loading the TLS files")?),
+            None => None,
+        };
         let access = Arc::new(AccessLog::open(&options.data_dir)?);
         let pseudonymiser = Pseudonymiser::new(&key);
         let (projection, recovery) = Projection::open(
@@ -119,6 +155,7 @@ impl Node {
             access,
             pseudonymiser,
             data_dir: options.data_dir.clone(),
+            tls,
         })
     }
 }

@@ -1376,7 +1376,11 @@ pub async fn serve_with_source(
     // Without TCP_NODELAY a response's header and body frames wait on the
     // client's delayed ACK: a flat 40 ms on every call.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &node.tls {
+        builder = builder.tls_config(tls.clone())?;
+    }
+    let result = builder
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
