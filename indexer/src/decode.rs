@@ -102,8 +102,13 @@ impl<'r> Decoder<'r> {
 
     /// A producer's envelope. Personal data is sealed under the person's
     /// key (created if new; see [`PersonKeys::sync`]).
+    /// Free text loses the identifiers people write in it first
+    /// ([`crate::redact`]).
     pub fn decode(&self, e: &pb::Envelope) -> Result<Event, DecodeError> {
-        self.decode_from(e, Origin::Producer)
+        match crate::redact::envelope(e) {
+            Some(redacted) => self.decode_from(&redacted, Origin::Producer),
+            None => self.decode_from(e, Origin::Producer),
+        }
     }
 
     /// A record of this node's journal: the sealed form is read back (its
@@ -113,16 +118,19 @@ impl<'r> Decoder<'r> {
     }
 
     /// A producer's envelope, and the bytes the journal is to keep of it:
-    /// the same envelope with personal data sealed and a CO's codice fiscale
-    /// replaced by the worker's pseudonym, so that no identifying data is
-    /// ever written to the journal in clear. `bytes` are the envelope's own,
-    /// returned as they are when nothing needs sealing.
+    /// the same envelope with personal data sealed, identifiers redacted
+    /// from free text, and a CO's codice fiscale replaced by the worker's
+    /// pseudonym, so that no identifying data is ever written to the journal
+    /// in clear. `bytes` are the envelope's own, returned as they are when
+    /// nothing needs changing.
     pub fn decode_for_journal(
         &self,
         e: &pb::Envelope,
         bytes: Vec<u8>,
     ) -> Result<(Event, Vec<u8>), DecodeError> {
-        let event = self.decode(e)?;
+        let redacted = crate::redact::envelope(e);
+        let e = redacted.as_ref().unwrap_or(e);
+        let event = self.decode_from(e, Origin::Producer)?;
         let stored = match (&e.payload, &event.payload) {
             (
                 Some(pb::envelope::Payload::Candidacy(c)),
@@ -153,6 +161,7 @@ impl<'r> Decoder<'r> {
                 stored.payload = Some(pb::envelope::Payload::Co(co));
                 stored.encode_to_vec()
             }
+            _ if redacted.is_some() => e.encode_to_vec(),
             _ => bytes,
         };
         Ok((event, stored))

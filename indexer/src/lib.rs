@@ -9,5 +9,6 @@ pub mod keys;
 pub mod lists;
 pub mod projection;
 pub mod query;
+pub mod redact;
 pub mod snapshot;
 pub mod text_index;

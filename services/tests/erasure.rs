@@ -82,7 +82,20 @@ fn person() -> (Person, Vec<Envelope>) {
         email: EMAIL.into(),
         phone: PHONE.into(),
     };
-    let registration = perfect_fit(ID, personal, &spec, &cpi);
+    let mut registration = perfect_fit(ID, personal, &spec, &cpi);
+    // People write their own name and contacts in free text too.
+    if let Some(Payload::Candidacy(ev::CandidacyEvent {
+        kind: Some(ev::candidacy_event::Kind::Registered(r)),
+    })) = &mut registration.payload
+    {
+        if let Some(profile) = &mut r.profile {
+            profile.summary = format!(
+                "{} Sono {GIVEN} {FAMILY}: scrivetemi a {EMAIL} o chiamate il {PHONE}.",
+                spec.title
+            );
+            profile.experience[0].description = format!("Referenze a nome {FAMILY}, codice {cf}");
+        }
+    }
     let hire = Envelope {
         event_id: "erasure-test-hire".into(),
         entity_id: cf.clone(),
