@@ -439,7 +439,8 @@ def check_kafka(docs: list[dict], values: dict) -> None:
     assert flag(args, "kafka-ready-max-lag") == [str(kafka["readyMaxLag"])]
     options = dict(o.split("=", 1) for o in flag(args, "kafka-option"))
     for key, value in kafka["options"].items():
-        assert options.get(key) == str(value), f"--kafka-option {key}"
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        assert options.get(key) == text, f"--kafka-option {key}={options.get(key)}, values say {text}"
     if kafka["configSecret"]["name"]:
         path = flag(args, "kafka-config-file")
         assert len(path) == 1, "--kafka-config-file"

@@ -139,7 +139,12 @@ The `incontra serve` command line, as a JSON list (one argument per item, nothin
 {{- $args = append $args (printf "--kafka-ready-max-lag=%d" (int64 .readyMaxLag)) }}
 {{- $args = append $args (printf "--kafka-batch-max-messages=%d" (int64 .batchMaxMessages)) }}
 {{- range $key, $value := .options }}
-{{- $args = append $args (printf "--kafka-option=%s=%v" $key $value) }}
+{{- /* Numbers arrive as float64 from YAML: print integers whole, never as 5.24288e+07. */}}
+{{- $text := toString $value }}
+{{- if kindIs "float64" $value }}
+{{- $text = printf "%d" (int64 $value) }}
+{{- end }}
+{{- $args = append $args (printf "--kafka-option=%s=%s" $key $text) }}
 {{- end }}
 {{- if and .caSecret.name (not (hasKey .options "ssl.ca.location")) }}
 {{- $args = append $args (printf "--kafka-option=ssl.ca.location=%s/%s" (include "incontra.kafkaCADir" $) .caSecret.key) }}
