@@ -652,6 +652,12 @@ def main() -> int:
         assert flag(args, "kafka-config-file") == ["/etc/incontra/kafka/kafka.properties"]
         assert flag(args, "tls-client-ca") and flag(args, "tls-cert") and flag(args, "tls-key")
         assert "exec" in container["readinessProbe"] and "exec" in container["startupProbe"]
+        pod = one(docs, "StatefulSet")["spec"]["template"]["spec"]
+        for arg in container["readinessProbe"]["exec"]["command"][1:]:
+            path = arg.split("=", 1)[-1]
+            if path.startswith("/etc/"):
+                mount, volume = mount_for(container, pod, path)
+                assert mount.get("readOnly") and "secret" in volume, f"the probe's {path} is mounted from a Secret"
         api = one(docs, "Service", RELEASE)
         assert api["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2"
         text = json.dumps(docs)
