@@ -460,6 +460,8 @@ def check_services(docs: list[dict], values: dict) -> None:
     api = one(docs, "Service", RELEASE)
     ports = {p["name"]: p for p in api["spec"]["ports"]}
     assert ports["grpc"]["port"] == GRPC_PORT and ports["grpc"]["targetPort"] == "grpc"
+    if not values["tls"]["enabled"]:
+        assert ports["grpc"]["appProtocol"] == "kubernetes.io/h2c"
     assert ("http" in ports) == values["rest"]["enabled"], "the REST port only when rest.enabled"
     if values["rest"]["enabled"]:
         assert ports["http"]["port"] == 8080
@@ -659,7 +661,7 @@ def main() -> int:
                 mount, volume = mount_for(container, pod, path)
                 assert mount.get("readOnly") and "secret" in volume, f"the probe's {path} is mounted from a Secret"
         api = one(docs, "Service", RELEASE)
-        assert api["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2"
+        assert "appProtocol" not in api["spec"]["ports"][0], "no kubernetes.io/h2c over TLS"
         text = json.dumps(docs)
         assert "hunter2" not in text and "sasl.password" not in text
 
