@@ -742,6 +742,13 @@ def main() -> int:
         assert dashboard["title"] and dashboard["uid"] and isinstance(dashboard["panels"], list)
         ids = [p["id"] for p in dashboard["panels"]]
         assert len(ids) == len(set(ids)), "duplicate panel ids"
+        boxes = [(p["title"], p["gridPos"]) for p in dashboard["panels"]]
+        for i, (a, g) in enumerate(boxes):
+            assert 0 <= g["x"] and g["x"] + g["w"] <= 24, f"panel {a} outside the 24-column grid"
+            for b, h in boxes[i + 1:]:
+                overlap = (g["x"] < h["x"] + h["w"] and h["x"] < g["x"] + g["w"]
+                           and g["y"] < h["y"] + h["h"] and h["y"] < g["y"] + g["h"])
+                assert not overlap, f"panels {a!r} and {b!r} overlap"
         used: set[str] = set()
         for panel in dashboard["panels"]:
             if panel["type"] == "row":
