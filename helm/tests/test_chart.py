@@ -148,12 +148,12 @@ def selects(selector: dict, labels: dict) -> bool:
 # --- what the code exports and accepts --------------------------------------------------------------------
 
 def serve_flags() -> set[str]:
-    """The long flags `incontra serve` takes, read from the clap structs of services/src/main.rs."""
-    source = (ROOT / "services" / "src" / "main.rs").read_text()
+    """The long flags `incontra serve` takes, read from its clap structs (Common, KafkaArgs) in services/src."""
+    source = "\n".join(p.read_text() for p in sorted((ROOT / "services" / "src").rglob("*.rs")))
     flags: set[str] = set()
     for struct in ("Common", "KafkaArgs"):
         match = re.search(r"struct " + struct + r" \{(.*?)\n\}", source, re.S)
-        assert match, f"struct {struct} not found in services/src/main.rs"
+        assert match, f"struct {struct} (the serve flags) not found in services/src"
         body = match.group(1)
         for attr, field in re.findall(r"#\[arg\(([^\]]*)\)\]\s*(?:///[^\n]*\n\s*|#\[[^\n]*\]\s*)*(\w+):", body):
             if not re.search(r"\blong\b", attr):
