@@ -112,6 +112,22 @@ async fn every_role_reaches_exactly_the_rpcs_and_fields_the_table_gives() {
         .find(|(_, (_, c, _))| *c == cpi)
         .map(|(id, v)| (id.clone(), v.clone()))
         .expect("a candidate of the vacancy's CPI");
+    // A recorded preselection list of the vacancy, asked by its CPI.
+    let op = issuer
+        .token("op-lists", &[Operator], &[cpi.as_str()], 600)
+        .expect("token");
+    let list_id = client(server.addr, Some(op))
+        .await
+        .match_candidates(pb::MatchCandidatesRequest {
+            vacancy_id: vacancy.clone(),
+            limit: 5,
+            requester: purpose(),
+            ..Default::default()
+        })
+        .await
+        .expect("a list to look up")
+        .into_inner()
+        .list_id;
     let erased = w
         .candidates
         .keys()
@@ -142,6 +158,15 @@ async fn every_role_reaches_exactly_the_rpcs_and_fields_the_table_gives() {
         ("GetOutcomes", vec![Observatory, Admin]),
         ("GetAccessLog", vec![Admin]),
         ("ErasePerson", vec![Admin]),
+        // A list of candidates: never the portal's.
+        (
+            "GetIssuedList",
+            vec![Operator, CollocamentoMirato, Hub, Admin],
+        ),
+        (
+            "VerifyIssuedList",
+            vec![Operator, CollocamentoMirato, Hub, Admin],
+        ),
     ];
     for role in Role::ALL {
         // The portal's subject is the person's codice fiscale; the CPI
@@ -229,6 +254,25 @@ async fn every_role_reaches_exactly_the_rpcs_and_fields_the_table_gives() {
                 "GetOutcomes" => verdict(c.get_outcomes(pb::GetOutcomesRequest::default()).await),
                 "GetAccessLog" => {
                     verdict(c.get_access_log(pb::GetAccessLogRequest::default()).await)
+                }
+                "GetIssuedList" => verdict(
+                    c.get_issued_list(pb::GetIssuedListRequest {
+                        list_id: list_id.clone(),
+                        requester: purpose(),
+                    })
+                    .await,
+                ),
+                "VerifyIssuedList" => {
+                    let r = c
+                        .verify_issued_list(pb::VerifyIssuedListRequest {
+                            list_id: list_id.clone(),
+                            requester: purpose(),
+                        })
+                        .await;
+                    if let Ok(r) = &r {
+                        assert!(r.get_ref().reproduced, "{role:?}: {:?}", r.get_ref().reason);
+                    }
+                    verdict(r)
                 }
                 // Somebody nobody else in this test asks about.
                 "ErasePerson" => verdict(
