@@ -13,7 +13,7 @@
 
 use std::sync::OnceLock;
 
-use incontra_engine::codice_fiscale::{CodiceFiscale, Pseudonymiser};
+use incontra_engine::codice_fiscale::{validate_partita_iva, CodiceFiscale, Pseudonymiser};
 use incontra_engine::event::{
     CandidacyEvent, CoAction, CoQuadro, ComunicazioneObbligatoria, Erasure, Event, EventMeta,
     EventPayload, IssuedList, ListDirection, ListQuery, ListedRow, Requester, VacancyEvent,
@@ -176,6 +176,17 @@ impl<'r> Decoder<'r> {
         if e.entity_version == 0 {
             return Err(invalid("entity_version", "must be >= 1"));
         }
+        // One event at 2^64-1 would make every later one stale for ever.
+        if e.entity_version > MAX_ENTITY_VERSION {
+            return Err(invalid(
+                "entity_version",
+                format!("above {MAX_ENTITY_VERSION}"),
+            ));
+        }
+        if !(FIRST_MS..=LAST_MS).contains(&e.occurred_at_ms) {
+            return Err(invalid("occurred_at_ms", "outside 1950-2100"));
+        }
+        require_text("source", &e.source, 64)?;
         let mut meta = EventMeta {
             event_id: e.event_id.clone(),
             entity_id: e.entity_id.clone(),
@@ -254,6 +265,23 @@ impl<'r> Decoder<'r> {
         Ok(person)
     }
 
+    /// An ATECO 2007 code ("NN", "NN.N", "NN.NN", "NN.NN.N", "NN.NN.NN")
+    /// whose division the table knows (the table lists codes down to the
+    /// class, so longer codes are checked by shape below it).
+    fn known_ateco(&self, code: &str) -> bool {
+        let parts: Vec<&str> = code.split('.').collect();
+        let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+            n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+        };
+        let shaped = match parts.as_slice() {
+            [d] => digits(d, 2..=2),
+            [d, g] => digits(d, 2..=2) && digits(g, 1..=2),
+            [d, g, s] => digits(d, 2..=2) && digits(g, 2..=2) && digits(s, 1..=2),
+            _ => false,
+        };
+        shaped && self.reference.ateco(parts[0]).is_some()
+    }
+
     fn comune(&self, field: &str, code: &str) -> Result<String, DecodeError> {
         if self.reference.comune(code).is_none() {
             return Err(invalid(
@@ -289,8 +317,13 @@ impl<'r> Decoder<'r> {
 
     fn vacancy_spec(&self, at: &str, v: &pb::Vacancy) -> Result<VacancySpec, DecodeError> {
         let f = |name: &str| format!("{at}.{name}");
-        if v.title.trim().is_empty() {
-            return Err(invalid(&f("title"), "empty"));
+        require_text(&f("title"), &v.title, 300)?;
+        bounded_text(&f("description"), &v.description, 20_000)?;
+        if v.valid_from_day != 0 {
+            plausible_day(&f("valid_from_day"), v.valid_from_day)?;
+        }
+        if v.valid_until_day != 0 {
+            plausible_day(&f("valid_until_day"), v.valid_until_day)?;
         }
         profession_code(&f("profession_code"), &v.profession_code, true)?;
         if !(1..=100).contains(&v.hours_percent) {
@@ -359,11 +392,24 @@ impl<'r> Decoder<'r> {
     }
 
     fn employer(&self, field: &str, e: &pb::Employer) -> Result<Employer, DecodeError> {
-        if e.name.trim().is_empty() {
-            return Err(invalid(&format!("{field}.name"), "empty"));
+        let f = |name: &str| format!("{field}.{name}");
+        require_text(&f("name"), &e.name, 300)?;
+        // A company's partita IVA, or a sole trader's codice fiscale.
+        let code = e.fiscal_code.trim().to_uppercase();
+        if validate_partita_iva(&code).is_err() && CodiceFiscale::parse(&code).is_err() {
+            return Err(invalid(
+                &f("fiscal_code"),
+                "neither a partita IVA nor a codice fiscale",
+            ));
+        }
+        if !e.ateco_code.is_empty() && !self.known_ateco(&e.ateco_code) {
+            return Err(invalid(
+                &f("ateco_code"),
+                format!("{:?} is not an ATECO 2007 code", e.ateco_code),
+            ));
         }
         Ok(Employer {
-            fiscal_code: e.fiscal_code.trim().to_uppercase(),
+            fiscal_code: code,
             name: e.name.clone(),
             ateco_code: e.ateco_code.clone(),
             employees: e.employees,
@@ -384,6 +430,7 @@ impl<'r> Decoder<'r> {
                     .profile
                     .as_ref()
                     .ok_or_else(|| invalid("candidacy.registered.profile", "missing"))?;
+                plausible_day("candidacy.registered.did_day", r.did_day)?;
                 let (person, personal, demographics) = self.registered_person(r, origin, day)?;
                 CandidacyEvent::Registered {
                     person,
@@ -457,6 +504,14 @@ impl<'r> Decoder<'r> {
             .personal
             .as_ref()
             .ok_or_else(|| invalid(&format!("{AT}.personal"), "missing"))?;
+        for (field, value, max) in [
+            ("given_name", &personal.given_name, 100),
+            ("family_name", &personal.family_name, 100),
+            ("email", &personal.email, 254),
+            ("phone", &personal.phone, 32),
+        ] {
+            bounded_text(&format!("{AT}.personal.{field}"), value, max)?;
+        }
         let cf = CodiceFiscale::parse(&personal.codice_fiscale)
             .map_err(|e| invalid(&format!("{AT}.personal.codice_fiscale"), e.to_string()))?;
         let person = self.pseudonymiser.pseudonym(&cf);
@@ -476,6 +531,14 @@ impl<'r> Decoder<'r> {
 
     fn profile(&self, at: &str, p: &pb::CandidateProfile) -> Result<CandidateProfile, DecodeError> {
         let f = |name: &str| format!("{at}.{name}");
+        bounded_text(&f("summary"), &p.summary, 10_000)?;
+        for (i, x) in p.experience.iter().enumerate() {
+            bounded_text(
+                &f(&format!("experience[{i}].description")),
+                &x.description,
+                5_000,
+            )?;
+        }
         for (i, code) in p.desired_professions.iter().enumerate() {
             profession_code(&f(&format!("desired_professions[{i}]")), code, true)?;
         }
@@ -808,6 +871,14 @@ fn envelope(bytes: &[u8]) -> Result<pb::Envelope, DecodeError> {
     pb::Envelope::decode(bytes).map_err(|e| DecodeError::Undecodable(e.to_string()))
 }
 
+/// The largest entity version: 2^53, what a JSON number holds exactly, far
+/// beyond any producer's counter or millisecond clock.
+pub const MAX_ENTITY_VERSION: u64 = 1 << 53;
+/// 1950-01-01 and 2100-12-31 23:59:59.999 in milliseconds: a fixed window,
+/// never "now", so a journaled event decodes the same on every replay.
+const FIRST_MS: i64 = -631_152_000_000;
+const LAST_MS: i64 = 4_133_980_799_999;
+
 fn require_id(field: &str, value: &str) -> Result<(), DecodeError> {
     if value.trim().is_empty() {
         return Err(invalid(field, "empty"));
@@ -815,7 +886,40 @@ fn require_id(field: &str, value: &str) -> Result<(), DecodeError> {
     if value.len() > 128 {
         return Err(invalid(field, "longer than 128 bytes"));
     }
+    printable(field, value)
+}
+
+/// A required short text: not blank, at most `max` bytes, printable.
+fn require_text(field: &str, value: &str, max: usize) -> Result<(), DecodeError> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "empty"));
+    }
+    bounded_text(field, value, max)
+}
+
+/// An optional text: at most `max` bytes, printable (line breaks and tabs
+/// allowed in free text).
+fn bounded_text(field: &str, value: &str, max: usize) -> Result<(), DecodeError> {
+    if value.len() > max {
+        return Err(invalid(field, format!("longer than {max} bytes")));
+    }
+    printable(field, value)
+}
+
+fn printable(field: &str, value: &str) -> Result<(), DecodeError> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(invalid(field, "holds control characters"));
+    }
     Ok(())
+}
+
+/// A calendar day of working life (1950-2100), for dates that are not a
+/// CO's.
+fn plausible_day(field: &str, day: i32) -> Result<(), DecodeError> {
+    co_day(field, day)
 }
 
 /// A CP2011 code: 1 to 5 dot-separated numeric levels ("5.2.2.1.0").
@@ -1071,6 +1175,123 @@ mod tests {
         };
         assert!(f.keys.open_sealed(personal).is_none());
         assert_eq!(*demographics, None, "gone with the key");
+    }
+
+    #[test]
+    fn values_that_cannot_be_true_are_refused_naming_their_field() {
+        use pb::candidacy_event::Kind as C;
+        let f = fixture();
+        let d = Decoder::new(&f.reference, &f.pseudonymiser, &f.keys);
+        let (registration, _) = registration(&f);
+        let (vacancy, spec) = published_vacancy(&f);
+        let registered = |edit: &dyn Fn(&mut pb::CandidacyRegistered)| {
+            let mut e = registration.clone();
+            if let Some(pb::envelope::Payload::Candidacy(pb::CandidacyEvent {
+                kind: Some(C::Registered(r)),
+            })) = &mut e.payload
+            {
+                edit(r);
+            }
+            e
+        };
+        let employer = |edit: &dyn Fn(&mut pb::Employer)| {
+            let mut spec = spec.clone();
+            if let Some(employer) = &mut spec.employer {
+                edit(employer);
+            }
+            with_vacancy(vacancy.clone(), spec)
+        };
+        let cases: Vec<(&str, pb::Envelope)> = vec![
+            (
+                "entity_id",
+                pb::Envelope {
+                    entity_id: "C\0001".into(),
+                    ..registration.clone()
+                },
+            ),
+            (
+                "event_id",
+                pb::Envelope {
+                    event_id: "e\u{7}".into(),
+                    ..registration.clone()
+                },
+            ),
+            (
+                "entity_version",
+                pb::Envelope {
+                    entity_version: u64::MAX,
+                    ..registration.clone()
+                },
+            ),
+            (
+                "occurred_at_ms",
+                pb::Envelope {
+                    occurred_at_ms: i64::MAX,
+                    ..registration.clone()
+                },
+            ),
+            (
+                "source",
+                pb::Envelope {
+                    source: String::new(),
+                    ..registration.clone()
+                },
+            ),
+            (
+                "candidacy.registered.did_day",
+                registered(&|r| r.did_day = 1_826_000_000),
+            ),
+            (
+                "candidacy.registered.did_day",
+                registered(&|r| r.did_day = i32::MIN),
+            ),
+            (
+                "candidacy.registered.personal.family_name",
+                registered(&|r| {
+                    if let Some(p) = &mut r.personal {
+                        p.family_name = "x".repeat(400_000);
+                    }
+                }),
+            ),
+            (
+                "candidacy.registered.profile.summary",
+                registered(&|r| {
+                    if let Some(p) = &mut r.profile {
+                        p.summary = "parola ".repeat(5_000);
+                    }
+                }),
+            ),
+            (
+                "vacancy.published.employer.fiscal_code",
+                employer(&|e| e.fiscal_code = "not-a-piva".into()),
+            ),
+            (
+                "vacancy.published.employer.ateco_code",
+                employer(&|e| e.ateco_code = "ZZ.ZZ".into()),
+            ),
+            (
+                "vacancy.published.employer.ateco_code",
+                employer(&|e| e.ateco_code = "04.11".into()),
+            ),
+            ("vacancy.published.valid_until_day", {
+                let mut spec = spec.clone();
+                spec.valid_until_day = i32::MAX;
+                with_vacancy(vacancy.clone(), spec)
+            }),
+        ];
+        for (field, e) in cases {
+            match d.decode(&e) {
+                Err(DecodeError::Invalid { field: named, .. }) => {
+                    assert_eq!(named, field, "the refusal names the field")
+                }
+                other => panic!("{field}: accepted or misnamed: {other:?}"),
+            }
+        }
+        // What real data looks like still passes.
+        assert!(d.decode(&registration).is_ok());
+        assert!(d
+            .decode(&employer(&|e| e.ateco_code = "56.10.11".into()))
+            .is_ok());
     }
 
     /// A generated registration, with its profile made editable.

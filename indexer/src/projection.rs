@@ -753,7 +753,20 @@ impl Projection {
         let mut results = Vec::with_capacity(batch.len());
         let mut accepted = Vec::with_capacity(batch.len());
         for bytes in batch {
-            match self.preparer.prepare(bytes.clone()) {
+            // Issued lists are written by the nodes themselves (their lists
+            // journal, the lists topic): one from outside would count in
+            // the outcomes as if a node had answered it.
+            let prepared =
+                self.preparer
+                    .prepare(bytes.clone())
+                    .and_then(|p| match p.event.payload {
+                        EventPayload::ListIssued(_) => Err(DecodeError::Invalid {
+                            field: "payload".into(),
+                            reason: "list_issued is written only by the nodes".into(),
+                        }),
+                        _ => Ok(p),
+                    });
+            match prepared {
                 Ok(prepared) => {
                     accepted.push(prepared);
                     results.push(None);

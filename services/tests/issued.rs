@@ -8,6 +8,7 @@ mod common;
 
 use common::auth::{client, load, open_vacancy, perfect_fit, purpose, start};
 use common::small_dataset;
+use incontra_indexer::journal::{Journal, JournalOptions};
 use incontra_proto::events::v1::envelope::Payload;
 use incontra_proto::events::v1::{self as ev, Envelope};
 use incontra_proto::matching::v1 as pb;
@@ -134,12 +135,31 @@ async fn a_recorded_list_is_returned_to_who_may_see_it_and_reproduces_after_the_
             ..list_without_rows(&got_again(&mut op, &answered.list_id).await)
         })),
     };
+    // Nobody but a node writes issued lists: a producer's is refused.
     let r = producer
-        .ingest(tokio_stream::iter(vec![forged_list]))
+        .ingest(tokio_stream::iter(vec![forged_list.clone()]))
         .await
         .expect("ingest")
         .into_inner();
-    assert_eq!(r.rejected.len(), 0, "{r:?}");
+    assert_eq!(r.rejected.len(), 1, "{r:?}");
+    assert!(r.rejected[0].reason.contains("list_issued"), "{r:?}");
+    // Tampering with the record on disk, while the node is stopped, is
+    // caught by the check.
+    server.stop().expect("clean stop");
+    {
+        let (mut lists, _) = Journal::open(&dir.path().join("lists"), JournalOptions::default())
+            .expect("lists journal");
+        lists
+            .append(&prost::Message::encode_to_vec(&forged_list))
+            .expect("append");
+        lists.sync().expect("sync");
+    }
+    let (server, issuer) = start(dir.path()).await;
+    let mut op = client(
+        server.addr,
+        Some(token(&issuer, "op-7", Role::Operator, &cpi)),
+    )
+    .await;
     let caught = op
         .verify_issued_list(verify("L-FORGED"))
         .await
