@@ -36,11 +36,57 @@ pub enum Outcome {
     StaleVersion {
         current: u64,
     },
-    /// Well-formed but meaningless here (e.g. an update of an unknown
-    /// entity); recorded as seen so a replay ignores it the same way.
+    /// Well-formed but meaningless here (e.g. a notice that contradicts
+    /// the worker's contracts); recorded as seen so a replay ignores it the
+    /// same way, and advancing no version.
     Ignored {
         reason: String,
     },
+    /// Its entity does not exist yet (an update that arrived before the
+    /// registration or publication): kept, and applied when the entity is
+    /// created, as if it had arrived then.
+    Waiting,
+}
+
+/// At most this many events wait for one entity, and in all: beyond, an
+/// event for an entity nobody creates is ignored (and counted) instead.
+pub const MAX_WAITING_PER_ENTITY: usize = 64;
+pub const MAX_WAITING: usize = 100_000;
+
+/// An event's claim on the parts of a vacancy or candidacy: which of the
+/// two parts it sets (each last-writer-wins by entity version), and
+/// whether it also does something that holds whatever the order (adds
+/// filled positions, withdraws for good).
+struct Claim {
+    parts: [bool; 2],
+    lasting: bool,
+}
+
+/// The parts of a vacancy (0: the spec; 1: its status) and of a candidacy
+/// (0: the profile; 1: availability) each event sets. `None`: the stream
+/// is versioned as a whole.
+fn claim(payload: &EventPayload) -> Option<Claim> {
+    let c = |a, b, lasting| {
+        Some(Claim {
+            parts: [a, b],
+            lasting,
+        })
+    };
+    match payload {
+        EventPayload::Vacancy(v) => match v {
+            VacancyEvent::Published(_) => c(true, true, false),
+            VacancyEvent::Updated(_) => c(true, false, false),
+            VacancyEvent::Closed | VacancyEvent::Withdrawn { .. } => c(false, true, false),
+            VacancyEvent::PositionsFilled { .. } => c(false, false, true),
+        },
+        EventPayload::Candidacy(ev) => match ev {
+            CandidacyEvent::Registered { .. } => c(true, true, false),
+            CandidacyEvent::ProfileUpdated(_) => c(true, false, false),
+            CandidacyEvent::AvailabilityChanged { .. } => c(false, true, false),
+            CandidacyEvent::Withdrawn { .. } => c(false, true, true),
+        },
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,13 +95,16 @@ pub struct Counters {
     pub duplicates: u64,
     pub stale: u64,
     pub ignored: u64,
+    /// Waiting for their entity now (an event that waited and was then
+    /// applied counts as applied).
+    pub waiting: u64,
 }
 
 impl Counters {
     /// Events folded, whatever their outcome: the journal position of a
     /// state built from a journal.
     pub fn folded(&self) -> u64 {
-        self.applied + self.duplicates + self.stale + self.ignored
+        self.applied + self.duplicates + self.stale + self.ignored + self.waiting
     }
 }
 
@@ -110,6 +159,12 @@ pub struct State {
     /// Issued lists by id, for outcome attribution.
     lists: HashMap<String, IssuedList>,
     versions: HashMap<(EntityKind, String), u64>,
+    /// Versions of the two parts of each vacancy and candidacy (see
+    /// [`claim`]): a late event still sets a part no later event has.
+    part_versions: HashMap<(EntityKind, String), [u64; 2]>,
+    /// Events waiting for their entity to be created, by the stream and id
+    /// of the entity that creates it, in arrival order.
+    waiting: BTreeMap<(EntityKind, String), Vec<Event>>,
     /// 128-bit hashes of applied event ids: 16 bytes an event instead of the
     /// id, with a collision chance far below that of a disk error.
     seen_events: HashSet<u128>,
@@ -653,6 +708,8 @@ impl State {
             sorted(&self.person_to_candidate),
             sorted(&self.lists),
             sorted(&self.versions),
+            sorted(&self.part_versions),
+            &self.waiting,
             seen,
             &self.counters,
         );
@@ -665,24 +722,60 @@ impl State {
     }
 
     /// Applies one event; never fails, never applies the same event twice.
+    ///
+    /// Order within an entity does not matter: an event for an entity not
+    /// created yet waits for it ([`Outcome::Waiting`]); each part of a
+    /// vacancy or candidacy takes the value of the highest version that set
+    /// it, whatever arrived first; an event that is not applied advances no
+    /// version. So any arrival order of one entity's events ends in the
+    /// state the ordered stream gives (`engine/tests/fold.rs`).
     pub fn apply(&mut self, event: &Event) -> Outcome {
         let id_hash = xxh3_128(event.meta.event_id.as_bytes());
         if self.seen_events.contains(&id_hash) {
             self.counters.duplicates += 1;
             return Outcome::DuplicateEvent;
         }
+        if let Some(creator) = self.awaited_creator(event) {
+            return self.wait(creator, event);
+        }
         let key = (event.kind(), event.meta.entity_id.clone());
-        if let Some(&current) = self.versions.get(&key) {
-            if event.meta.entity_version <= current {
-                self.counters.stale += 1;
-                return Outcome::StaleVersion { current };
+        let version = event.meta.entity_version;
+        // Which parts this event may still set.
+        let claim = claim(&event.payload);
+        let mut newer = [true, true];
+        match &claim {
+            Some(Claim { parts, lasting }) => {
+                let current = self.part_versions.get(&key).copied().unwrap_or_default();
+                for i in 0..2 {
+                    newer[i] = parts[i] && version > current[i];
+                }
+                if !newer.iter().any(|n| *n) && !lasting {
+                    // Seen, so a resend is a duplicate whatever came since.
+                    self.seen_events.insert(id_hash);
+                    self.counters.stale += 1;
+                    let current = (0..2)
+                        .filter(|i| parts[*i])
+                        .map(|i| current[i])
+                        .max()
+                        .unwrap_or(0);
+                    return Outcome::StaleVersion { current };
+                }
+            }
+            None => {
+                if let Some(&current) = self.versions.get(&key) {
+                    if version <= current {
+                        self.seen_events.insert(id_hash);
+                        self.counters.stale += 1;
+                        return Outcome::StaleVersion { current };
+                    }
+                }
             }
         }
         let result = match &event.payload {
             EventPayload::Vacancy(v) => self.apply_vacancy(event, v).inspect(|_| {
                 self.refresh_vacancy_row(&event.meta.entity_id);
             }),
-            EventPayload::Candidacy(c) => self.apply_candidacy(event, c).inspect(|_| {
+            EventPayload::Candidacy(c) => self.apply_candidacy(event, c, newer).inspect(|_| {
                 self.refresh_row(&event.meta.entity_id);
             }),
             EventPayload::Erasure(_) => self
@@ -727,10 +820,21 @@ impl State {
         };
         // Seen either way, so a replay or a redelivery is ignored the same way.
         self.seen_events.insert(id_hash);
-        self.versions.insert(key, event.meta.entity_version);
         match result {
             Ok(()) => {
+                // Only what was applied moves a version on.
+                let top = self.versions.entry(key.clone()).or_default();
+                *top = (*top).max(version);
+                if claim.is_some() {
+                    let parts = self.part_versions.entry(key.clone()).or_default();
+                    for i in 0..2 {
+                        if newer[i] {
+                            parts[i] = version;
+                        }
+                    }
+                }
                 self.counters.applied += 1;
+                self.release_waiting(&key);
                 Outcome::Applied
             }
             Err(reason) => {
@@ -740,12 +844,79 @@ impl State {
         }
     }
 
+    /// The entity whose creation `event` waits for: a vacancy event other
+    /// than its publication, a candidacy event other than its registration
+    /// or an erasure, when that vacancy or candidacy does not exist yet.
+    fn awaited_creator(&self, event: &Event) -> Option<(EntityKind, String)> {
+        let id = &event.meta.entity_id;
+        let waits = match &event.payload {
+            EventPayload::Vacancy(VacancyEvent::Published(_)) => false,
+            EventPayload::Vacancy(_) => !self.vacancies.contains_key(id),
+            EventPayload::Candidacy(CandidacyEvent::Registered { .. }) => false,
+            EventPayload::Candidacy(_) | EventPayload::Erasure(_) => {
+                !self.candidates.contains_key(id)
+            }
+            _ => false,
+        };
+        let kind = match event.payload {
+            EventPayload::Vacancy(_) => EntityKind::Vacancy,
+            _ => EntityKind::Candidacy,
+        };
+        waits.then(|| (kind, id.clone()))
+    }
+
+    fn wait(&mut self, creator: (EntityKind, String), event: &Event) -> Outcome {
+        let total = self.counters.waiting as usize;
+        let queue = self.waiting.entry(creator).or_default();
+        if queue.iter().any(|e| e.meta.event_id == event.meta.event_id) {
+            self.counters.duplicates += 1;
+            return Outcome::DuplicateEvent;
+        }
+        if queue.len() >= MAX_WAITING_PER_ENTITY || total >= MAX_WAITING {
+            // Seen, so it is ignored the same way on every replay.
+            self.seen_events
+                .insert(xxh3_128(event.meta.event_id.as_bytes()));
+            self.counters.ignored += 1;
+            return Outcome::Ignored {
+                reason: format!(
+                    "{} non esiste e troppi eventi lo attendono già",
+                    event.meta.entity_id
+                ),
+            };
+        }
+        queue.push(event.clone());
+        self.counters.waiting += 1;
+        Outcome::Waiting
+    }
+
+    /// Applies, in version order, the events that waited for the entity
+    /// `key` names, now that it exists.
+    fn release_waiting(&mut self, key: &(EntityKind, String)) {
+        let Some(mut queue) = self.waiting.remove(key) else {
+            return;
+        };
+        queue.sort_by_key(|e| (e.meta.entity_version, e.kind()));
+        for event in queue {
+            self.counters.waiting -= 1;
+            // Counted by this call as whatever it turns out to be.
+            self.apply(&event);
+        }
+    }
+
+    /// Events waiting for their entity, in all.
+    pub fn waiting_count(&self) -> u64 {
+        self.counters.waiting
+    }
+
     fn apply_vacancy(&mut self, event: &Event, ev: &VacancyEvent) -> Result<(), String> {
         let result = self.apply_vacancy_event(event, ev);
         self.relist_id(&event.meta.entity_id);
         result
     }
 
+    /// Which of the spec and the status this event's version may still set
+    /// is settled by [`claim`] before: each event here sets one part, or
+    /// only adds.
     fn apply_vacancy_event(&mut self, event: &Event, ev: &VacancyEvent) -> Result<(), String> {
         let id = &event.meta.entity_id;
         let at = event.meta.occurred_at_ms;
@@ -777,7 +948,7 @@ impl State {
                 let v = self.vacancy_mut(id)?;
                 let old_key = fill_key(&v.spec.employer.fiscal_code, &v.spec.profession_code);
                 v.spec = spec.clone();
-                v.updated_at_ms = at;
+                v.updated_at_ms = v.updated_at_ms.max(at);
                 let new_key = fill_key(&spec.employer.fiscal_code, &spec.profession_code);
                 if let Some(ids) = self.fill_vacancies.get_mut(&old_key) {
                     ids.remove(id);
@@ -790,22 +961,23 @@ impl State {
                 self.refill(&new_key);
             }
             VacancyEvent::PositionsFilled { count } => {
+                // Counts add up in any order. A vacancy with no position
+                // left is not listable (`Vacancy::is_listable`) without its
+                // status changing: "full" follows from the final counts,
+                // whatever order they and the spec's edits arrived in.
                 let v = self.vacancy_mut(id)?;
                 v.positions_filled = v.positions_filled.saturating_add(*count);
-                v.updated_at_ms = at;
-                if v.open_positions() == 0 {
-                    v.status = VacancyStatus::Closed;
-                }
+                v.updated_at_ms = v.updated_at_ms.max(at);
             }
             VacancyEvent::Closed => {
                 let v = self.vacancy_mut(id)?;
                 v.status = VacancyStatus::Closed;
-                v.updated_at_ms = at;
+                v.updated_at_ms = v.updated_at_ms.max(at);
             }
             VacancyEvent::Withdrawn { .. } => {
                 let v = self.vacancy_mut(id)?;
                 v.status = VacancyStatus::Withdrawn;
-                v.updated_at_ms = at;
+                v.updated_at_ms = v.updated_at_ms.max(at);
                 // Its positions go back to the employer's other vacancies.
                 let key = fill_key(&v.spec.employer.fiscal_code, &v.spec.profession_code);
                 self.refill(&key);
@@ -861,7 +1033,7 @@ impl State {
         c.available = false;
         c.demographics = None;
         c.erased = true;
-        c.updated_at_ms = at;
+        c.updated_at_ms = c.updated_at_ms.max(at);
         Ok(())
     }
 
@@ -985,7 +1157,14 @@ impl State {
         }
     }
 
-    fn apply_candidacy(&mut self, event: &Event, ev: &CandidacyEvent) -> Result<(), String> {
+    /// `newer`: which of the profile and availability this event's version
+    /// may still set (see [`claim`]).
+    fn apply_candidacy(
+        &mut self,
+        event: &Event,
+        ev: &CandidacyEvent,
+        newer: [bool; 2],
+    ) -> Result<(), String> {
         let id = &event.meta.entity_id;
         let at = event.meta.occurred_at_ms;
         match ev {
@@ -1055,18 +1234,22 @@ impl State {
                 );
                 let c = self.candidate_mut(id)?;
                 c.profile = profile.clone();
-                c.updated_at_ms = at;
+                c.updated_at_ms = c.updated_at_ms.max(at);
             }
             CandidacyEvent::AvailabilityChanged { available, .. } => {
                 let c = self.candidate_mut(id)?;
                 c.available = *available;
-                c.updated_at_ms = at;
+                c.updated_at_ms = c.updated_at_ms.max(at);
             }
             CandidacyEvent::Withdrawn { .. } => {
+                // Withdrawn for good whatever the order; unavailable unless
+                // a later version said otherwise.
                 let c = self.candidate_mut(id)?;
                 c.withdrawn = true;
-                c.available = false;
-                c.updated_at_ms = at;
+                if newer[1] {
+                    c.available = false;
+                }
+                c.updated_at_ms = c.updated_at_ms.max(at);
             }
         }
         Ok(())

@@ -122,7 +122,13 @@ fn publish_update_fill_close() {
         4,
         VacancyEvent::PositionsFilled { count: 1 },
     ));
-    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Closed);
+    // Full: no longer listable. Its status stays the employer's (issue 16:
+    // "full" follows from the final counts, so the order in which fills and
+    // edits of the positions arrive cannot change it).
+    let v = s.vacancy("V1").unwrap();
+    assert_eq!(v.open_positions(), 0);
+    assert!(!v.is_listable());
+    assert_eq!(v.status, VacancyStatus::Open);
     assert_eq!(s.counters().applied, 4);
 }
 
@@ -161,12 +167,20 @@ fn older_or_equal_version_is_ignored_and_counted() {
         )),
         Outcome::StaleVersion { current: 3 }
     );
+    assert_eq!(s.vacancy("V1").unwrap().spec.title, "Versione 3");
+    // Versions order each part of a vacancy: closing it at version 2 is
+    // not shadowed by an edit of its text at 3 (in version order it was
+    // closed, then edited); a second close at 2 is.
     assert_eq!(
-        s.apply(&vacancy("e3b", "V1", 3, VacancyEvent::Closed)),
-        Outcome::StaleVersion { current: 3 }
+        s.apply(&vacancy("e2b", "V1", 2, VacancyEvent::Closed)),
+        Outcome::Applied
+    );
+    assert_eq!(
+        s.apply(&vacancy("e2c", "V1", 2, VacancyEvent::Closed)),
+        Outcome::StaleVersion { current: 2 }
     );
     assert_eq!(s.vacancy("V1").unwrap().spec.title, "Versione 3");
-    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Open);
+    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Closed);
     assert_eq!(s.counters().stale, 2);
 }
 
@@ -185,13 +199,133 @@ fn versions_are_per_stream_not_per_id() {
 }
 
 #[test]
-fn update_of_unknown_entity_is_ignored_with_reason_and_not_reapplied() {
+fn an_event_before_its_entity_waits_for_it_and_is_not_lost() {
+    // Issue 16: a profile update at version 2 sent before the registration
+    // at version 1 used to be ignored and to advance the version, so the
+    // registration was then dropped as stale and the person never existed.
     let mut s = State::new();
-    let e = vacancy("e1", "V404", 1, VacancyEvent::Closed);
-    assert!(matches!(s.apply(&e), Outcome::Ignored { .. }));
-    assert_eq!(s.apply(&e), Outcome::DuplicateEvent);
+    let close = vacancy("e2", "V1", 2, VacancyEvent::Closed);
+    assert_eq!(s.apply(&close), Outcome::Waiting);
+    assert_eq!(s.apply(&close), Outcome::DuplicateEvent, "a resend");
     assert_eq!(s.vacancy_count(), 0);
-    assert_eq!(s.counters().ignored, 1);
+    assert_eq!(s.counters().waiting, 1);
+    assert_eq!(s.apply(&publish("e1", "V1", 1, "Cuoco")), Outcome::Applied);
+    assert_eq!(s.vacancy("V1").unwrap().status, VacancyStatus::Closed);
+    assert_eq!((s.counters().waiting, s.counters().applied), (0, 2));
+    assert_eq!(s.counters().folded(), 3);
+
+    let mut update = register("c2", "C1", "p-1");
+    update.meta.entity_version = 2;
+    update.payload = EventPayload::Candidacy(CandidacyEvent::ProfileUpdated(CandidateProfile {
+        domicile_comune: "001272".into(),
+        summary: "aggiornato".into(),
+        ..CandidateProfile::default()
+    }));
+    assert_eq!(s.apply(&update), Outcome::Waiting);
+    assert_eq!(s.apply(&register("c1", "C1", "p-1")), Outcome::Applied);
+    assert_eq!(s.candidate("C1").unwrap().profile.summary, "aggiornato");
+}
+
+#[test]
+fn waiting_is_bounded_per_entity() {
+    let mut s = State::new();
+    for i in 0..incontra_engine::state::MAX_WAITING_PER_ENTITY {
+        let e = vacancy(&format!("e{i}"), "V404", i as u64 + 2, VacancyEvent::Closed);
+        assert_eq!(s.apply(&e), Outcome::Waiting);
+    }
+    let over = vacancy("over", "V404", 1_000, VacancyEvent::Closed);
+    assert!(matches!(s.apply(&over), Outcome::Ignored { .. }));
+    assert_eq!(s.apply(&over), Outcome::DuplicateEvent);
+}
+
+/// One entity's events, in version order, of the kinds that can arrive in
+/// any order.
+fn entity_events(kinds: &[u8], candidacy: bool) -> Vec<Event> {
+    let mut events = vec![if candidacy {
+        register("c1", "C1", "p-1")
+    } else {
+        publish("e1", "V1", 1, "Cuoco")
+    }];
+    for (i, k) in kinds.iter().enumerate() {
+        let version = i as u64 + 2;
+        let id = format!("x{version}");
+        let e = if candidacy {
+            let payload = match k % 4 {
+                0 => CandidacyEvent::ProfileUpdated(CandidateProfile {
+                    domicile_comune: ["001272", "004078"][i % 2].into(),
+                    max_distance_km: version as u32,
+                    summary: format!("versione {version}"),
+                    ..CandidateProfile::default()
+                }),
+                1 => CandidacyEvent::AvailabilityChanged {
+                    available: false,
+                    reason: String::new(),
+                },
+                2 => CandidacyEvent::AvailabilityChanged {
+                    available: true,
+                    reason: String::new(),
+                },
+                _ => CandidacyEvent::Withdrawn {
+                    reason: String::new(),
+                },
+            };
+            Event {
+                meta: meta(&id, "C1", version),
+                payload: EventPayload::Candidacy(payload),
+            }
+        } else {
+            let ev = match k % 4 {
+                0 => VacancyEvent::Updated(spec(&format!("versione {version}"))),
+                1 => VacancyEvent::Closed,
+                2 => VacancyEvent::PositionsFilled { count: 1 },
+                _ => VacancyEvent::Withdrawn {
+                    reason: String::new(),
+                },
+            };
+            vacancy(&id, "V1", version, ev)
+        };
+        events.push(e);
+    }
+    events
+}
+
+proptest! {
+    /// Issue 16: any arrival order of one entity's events, with resends,
+    /// ends in the state the ordered stream gives.
+    #[test]
+    fn any_arrival_order_of_an_entitys_events_ends_in_the_ordered_state(
+        kinds in proptest::collection::vec(0u8..4, 0..8),
+        candidacy in any::<bool>(),
+        order in any::<proptest::sample::Index>(),
+        resends in proptest::collection::vec(any::<proptest::sample::Index>(), 0..4),
+    ) {
+        let events = entity_events(&kinds, candidacy);
+        let mut ordered = State::new();
+        for e in &events {
+            ordered.apply(e);
+        }
+        // One permutation of them, picked by `order`, plus some resends.
+        let mut shuffled = events.clone();
+        let n = shuffled.len();
+        let mut pick = order.index(usize::MAX);
+        for i in (1..n).rev() {
+            shuffled.swap(i, pick % (i + 1));
+            pick /= i + 1;
+        }
+        for r in &resends {
+            let again = shuffled[r.index(n)].clone();
+            shuffled.insert(r.index(n + 1), again);
+        }
+        let mut arrived = State::new();
+        for e in &shuffled {
+            arrived.apply(e);
+        }
+        prop_assert_eq!(arrived.candidate("C1"), ordered.candidate("C1"));
+        prop_assert_eq!(arrived.vacancy("V1"), ordered.vacancy("V1"));
+        prop_assert_eq!(arrived.counters().waiting, 0);
+        prop_assert_eq!(arrived.counters().applied + arrived.counters().stale,
+            ordered.counters().applied + ordered.counters().stale);
+    }
 }
 
 #[test]

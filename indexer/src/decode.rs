@@ -1205,7 +1205,7 @@ mod tests {
             (
                 "entity_id",
                 pb::Envelope {
-                    entity_id: "C\0001".into(),
+                    entity_id: "C\u{0}1".into(),
                     ..registration.clone()
                 },
             ),

@@ -1093,7 +1093,12 @@ fn sync_vacancy(
         .vacancy_slot(id)
         .and_then(|slot| Some((slot, state.vacancy_at(slot)?)));
     match slotted {
-        Some((slot, v)) if v.status == incontra_engine::model::VacancyStatus::Open => {
+        // Open with positions its employer has not reported filled: the
+        // documents lists of vacancies score against.
+        Some((slot, v))
+            if v.status == incontra_engine::model::VacancyStatus::Open
+                && v.positions_filled < v.spec.positions =>
+        {
             index.upsert_vacancy(id, slot, &v.spec.title, &vacancy_text(v, reference))?
         }
         _ => index.remove_vacancy(id)?,

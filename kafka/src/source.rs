@@ -394,7 +394,8 @@ impl Worker {
         let mut ignored = 0u64;
         for (_, outcome) in &outcomes {
             match outcome {
-                Outcome::Applied => {}
+                // A waiting event is applied when its entity is created.
+                Outcome::Applied | Outcome::Waiting => {}
                 Outcome::DuplicateEvent | Outcome::StaleVersion { .. } => duplicates += 1,
                 Outcome::Ignored { .. } => ignored += 1,
             }

@@ -769,6 +769,7 @@ impl MatchService for MatchServiceImpl {
                                     reason,
                                 });
                             }
+                            Outcome::Waiting => response.waiting += 1,
                             Outcome::DuplicateEvent
                             | Outcome::StaleVersion { .. }
                             | Outcome::Applied => response.duplicates += 1,

@@ -1438,3 +1438,56 @@ async fn only_congrua_keeps_the_suitable_offers_and_says_why() {
         "no list had a non-congrua candidate to filter"
     );
 }
+
+/// Issue 16, through `Ingest`: a profile update sent before the
+/// registration it follows waits for it (it used to be dropped and to make
+/// the registration stale, so the person never existed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_sent_before_its_registration_is_applied_when_it_arrives() {
+    let f = fixture().await;
+    let mut c = client(f).await;
+    let cf = test_cf("Anticipo", "Anna", 3);
+    let id = "TEST-EARLY-0001";
+    let registered = registration(f.data, "test-early-registration", id, &cf, "001272", 25);
+    let mut update = registered.clone();
+    update.event_id = "test-early-update".into();
+    update.entity_version = 2;
+    if let Some(Payload::Candidacy(ev::CandidacyEvent {
+        kind: Some(ev::candidacy_event::Kind::Registered(r)),
+    })) = &registered.payload
+    {
+        let mut profile = r.profile.clone().expect("profile");
+        profile.max_distance_km = 77;
+        update.payload = Some(Payload::Candidacy(ev::CandidacyEvent {
+            kind: Some(ev::candidacy_event::Kind::ProfileUpdated(profile)),
+        }));
+    }
+    let r = common::ingest(&mut c, &[update.clone()]).await.expect("Ingest");
+    assert_eq!((r.accepted, r.waiting, r.rejected.len()), (1, 1, 0), "{r:?}");
+    // A retry of the same event while it waits is a duplicate, not a second wait.
+    let r = common::ingest(&mut c, &[update]).await.expect("Ingest");
+    assert_eq!((r.accepted, r.duplicates, r.waiting), (1, 1, 0), "{r:?}");
+    let r = common::ingest(&mut c, &[registered]).await.expect("Ingest");
+    assert_eq!((r.accepted, r.duplicates, r.ignored), (1, 0, 0), "{r:?}");
+    let list = c
+        .match_vacancies(pb::MatchVacanciesRequest {
+            candidate_id: id.into(),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("the person exists")
+        .into_inner();
+    assert!(list.considered > 0, "{list:?}");
+    let e = explain(&mut c, &f.best_vacancy, id).await;
+    let distance = e
+        .filters
+        .iter()
+        .find(|v| v.filter == "distance")
+        .expect("the distance filter");
+    assert!(
+        distance.reason.contains("77"),
+        "the update's limit, not the registration's: {}",
+        distance.reason
+    );
+}
