@@ -869,6 +869,9 @@ impl Projection {
         {
             let state = self.read.state()?;
             touched.sync(&self.read.index, &state, &self.read.reference)?;
+            // Events waiting for their entity: a steady rise means a producer
+            // sends updates of entities it never creates.
+            metrics::gauge!("incontra_events_waiting").set(state.waiting_count() as f64);
             let erased: Vec<String> = events
                 .iter()
                 .zip(&outcomes)
