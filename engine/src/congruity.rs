@@ -408,6 +408,32 @@ pub struct Citations {
     pub minimum_pay: Option<String>,
 }
 
+/// Marks of a draft in a citation ("numero dell'articolo da verificare"); the
+/// English ones in capitals only, as "todo" is inside Italian words (metodo).
+const UNFINISHED: [&str; 6] = ["verificar", "confermar", "TODO", "FIXME", "XXX", "?"];
+
+impl Citations {
+    /// The first citation (field, text) still carrying a draft's marker.
+    pub fn unfinished(&self) -> Option<(&'static str, &str)> {
+        let fields = [
+            ("duration", self.duration.as_str()),
+            ("experience", &self.experience),
+            ("distance", &self.distance),
+            ("contract", &self.contract),
+            ("hours", &self.hours),
+            ("pay", &self.pay),
+            ("disability", &self.disability),
+            (
+                "minimum_pay",
+                self.minimum_pay.as_deref().unwrap_or_default(),
+            ),
+        ];
+        fields
+            .into_iter()
+            .find(|(_, text)| UNFINISHED.iter().any(|marker| text.contains(marker)))
+    }
+}
+
 /// How coherence with experience and competences is judged in a band.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
@@ -703,6 +729,12 @@ impl RulePack {
         }
         if self.ccnl_minimum && self.citations.minimum_pay.is_none() {
             return Err("ccnl_minimum needs citations.minimum_pay".into());
+        }
+        if let Some((field, text)) = self.citations.unfinished() {
+            return Err(format!(
+                "citations.{field} {text:?} is not final: an operator reads it as the law, so \
+                 cite only what the sources establish and keep doubts in the pack's notes"
+            ));
         }
         if self.recipients.contains(&IncomeSupport::None) {
             return Err("recipients may not contain None: the general pack names none".into());

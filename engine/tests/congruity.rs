@@ -572,7 +572,84 @@ fn collocamento_mirato_is_never_asserted_congrua() {
         .expect("disability row");
     assert_eq!(row.verdict, NO);
     assert!(row.reason.contains("collocamento mirato"), "{}", row.reason);
-    assert!(row.reason.contains("art. 9"), "{}", row.reason);
+    // The decree's article on disability is named by one source only (confcooperative.it):
+    // the reason cites the decree and the law, as the second reading does (issue 16).
+    assert!(
+        row.reason.contains("(DM 10/4/2018; L. 68/1999)"),
+        "{}",
+        row.reason
+    );
+}
+
+/// Every citation an operator can read, in every embedded pack: no draft left in it.
+fn citations_of(pack: &RulePack) -> Vec<(&'static str, &str)> {
+    let c = &pack.citations;
+    vec![
+        ("duration", c.duration.as_str()),
+        ("experience", &c.experience),
+        ("distance", &c.distance),
+        ("contract", &c.contract),
+        ("hours", &c.hours),
+        ("pay", &c.pay),
+        ("disability", &c.disability),
+        ("minimum_pay", c.minimum_pay.as_deref().unwrap_or_default()),
+    ]
+}
+
+#[test]
+fn citations_are_final_in_every_embedded_pack() {
+    for pack in packs().packs() {
+        for (field, text) in citations_of(pack) {
+            for draft in ["verificar", "confermar", "TODO", "?"] {
+                assert!(
+                    !text.contains(draft),
+                    "{}: citations.{field} is a draft: {text:?}",
+                    pack.id
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn distance_reason_of_the_first_reading_cites_the_article_without_a_hedge() {
+    // 4 months unemployed in 2024, judged by `dm-2018-04-10`: the distance article is art. 6
+    // in both readings of the decree (ancefoggia.it; issue 14's review of the GU text).
+    let far = judge(&Case {
+        patto_km: 0,
+        km: 62.0,
+        ..BASE
+    });
+    assert_eq!(far.pack_id, "dm-2018-04-10");
+    let text = reason(&far, Criterion::Distance);
+    assert!(text.ends_with("(DM 10/4/2018, art. 6)"), "{text}");
+    // The requirements of the offered contract and hours have no article number that two
+    // sources agree on: the reason names the provision instead.
+    let short = judge(&Case {
+        contract: Determinato,
+        months: 2,
+        ..BASE
+    });
+    let text = reason(&short, Criterion::Contract);
+    assert!(
+        text.ends_with("(DM 10/4/2018, requisiti del rapporto offerto)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_pack_whose_citation_is_a_draft_is_refused() {
+    let text = pack_text("draft", "2018-07-14", None, 80).replace(
+        r#"distance = "art. X""#,
+        r#"distance = "DM 10/4/2018, art. 6, numero dell'articolo da verificare""#,
+    );
+    assert!(text.contains("da verificare"));
+    let refused = RulePacks::from_toml(&[&text]);
+    assert!(
+        matches!(&refused, Err(CongruityError::InvalidPack { pack, reason })
+            if pack == "draft" && reason.contains("citations.distance")),
+        "{refused:?}"
+    );
 }
 
 #[test]
