@@ -792,26 +792,27 @@ impl Context<'_> {
             }
             Criterion::Skills => {
                 let held = features::skills_held(vrow, crow);
-                let have = held.iter().filter(|h| **h).count();
-                let missing: Vec<&str> = v
+                let mut tally = SkillTally::default();
+                for (name, held) in v
                     .required_skills
                     .iter()
                     .chain(&v.preferred_skills)
-                    .zip(&held)
-                    .filter(|(_, h)| !**h)
-                    .map(|(s, _)| s.as_str())
-                    .collect();
-                if v.required_skills.is_empty() && v.preferred_skills.is_empty() {
-                    "Nessuna competenza specifica richiesta".into()
-                } else if missing.is_empty() {
-                    format!("Possiede tutte le {have} competenze indicate nell'annuncio")
-                } else {
-                    format!(
-                        "Possiede {have} delle {} competenze indicate (mancano: {})",
-                        have + missing.len(),
-                        missing.join(", ")
-                    )
+                    .zip(held)
+                {
+                    // The row folds ASCII case when it interns a skill, so a
+                    // skill is certified under the same comparison.
+                    let certified = || {
+                        p.certified_skills
+                            .iter()
+                            .any(|c| c.eq_ignore_ascii_case(name))
+                    };
+                    match (held, held && certified()) {
+                        (false, _) => tally.missing.push(name),
+                        (true, true) => tally.certified += 1,
+                        (true, false) => tally.declared += 1,
+                    }
                 }
+                tally.sentence(self.config.skills.declared_credit)
             }
             Criterion::Text => {
                 if similarity > 0.0 {
@@ -1031,6 +1032,76 @@ fn best_profession<'c>(wanted: &str, candidate: &'c Candidate) -> (usize, Option
         .map(|code| (shared_depth(wanted, code), Some(code)))
         .max_by_key(|(d, _)| *d)
         .unwrap_or((0, None))
+}
+
+/// The skills a vacancy names, as the candidate holds them.
+#[derive(Default)]
+struct SkillTally<'a> {
+    certified: usize,
+    /// Declared and not certified: each earns `declared_credit` of a
+    /// certified one, so the sentence must say which are which.
+    declared: usize,
+    missing: Vec<&'a str>,
+}
+
+impl SkillTally<'_> {
+    fn sentence(&self, declared_credit: f64) -> String {
+        let have = self.certified + self.declared;
+        let named = have + self.missing.len();
+        let missing = self.missing.join(", ");
+        let plural = |n: usize, one: &'static str, many: &'static str| {
+            if n == 1 {
+                one
+            } else {
+                many
+            }
+        };
+        let held = match (named, have) {
+            (0, _) => return "Nessuna competenza specifica richiesta".into(),
+            (1, 0) => {
+                return format!("Non possiede la competenza indicata nell'annuncio ({missing})")
+            }
+            (_, 0) => {
+                return format!(
+                    "Non possiede nessuna delle {named} competenze indicate nell'annuncio \
+                     (mancano: {missing})"
+                )
+            }
+            (1, _) => "Possiede la competenza indicata nell'annuncio".to_string(),
+            _ if self.missing.is_empty() => {
+                format!("Possiede tutte le {named} competenze indicate nell'annuncio")
+            }
+            _ => format!("Possiede {have} delle {named} competenze indicate nell'annuncio"),
+        };
+        let how = match (self.certified, self.declared) {
+            (c, 0) => plural(c, "certificata", "tutte certificate").to_string(),
+            (0, d) => plural(
+                d,
+                "dichiarata, non certificata",
+                "tutte dichiarate, nessuna certificata",
+            )
+            .to_string(),
+            (c, d) => format!(
+                "{c} {} e {d} solo {}",
+                plural(c, "certificata", "certificate"),
+                plural(d, "dichiarata", "dichiarate"),
+            ),
+        };
+        let mut sentence = format!("{held}, {how}");
+        if self.declared > 0 {
+            // The similarity this sentence explains is lower than for the same
+            // skills certified: say by how much.
+            let credit = format!("{declared_credit}").replace('.', ",");
+            sentence.push_str(&format!(
+                " (ogni competenza solo dichiarata pesa {credit}, ogni certificata 1)"
+            ));
+        }
+        if !self.missing.is_empty() {
+            let verb = plural(self.missing.len(), "manca", "mancano");
+            sentence.push_str(&format!("; {verb}: {missing}"));
+        }
+        sentence
+    }
 }
 
 #[cfg(test)]

@@ -1191,7 +1191,10 @@ fn skills_weigh_certified_over_declared_and_required_over_preferred() {
     // Required: HACCP, Cucina piemontese; preferred: Pasticceria.
     let (s, r) = with(&["HACCP", "CUCINA PIEMONTESE", "pasticceria"], &[]);
     assert_close(s, 1.0);
-    assert_eq!(r, "Possiede tutte le 3 competenze indicate nell'annuncio");
+    assert_eq!(
+        r,
+        "Possiede tutte le 3 competenze indicate nell'annuncio, tutte certificate"
+    );
 
     let (s, _) = with(&[], &["haccp", "cucina piemontese", "pasticceria"]);
     assert_close(s, declared);
@@ -1200,7 +1203,8 @@ fn skills_weigh_certified_over_declared_and_required_over_preferred() {
     assert_close(s, share);
     assert_eq!(
         r,
-        "Possiede 2 delle 3 competenze indicate (mancano: Pasticceria)"
+        "Possiede 2 delle 3 competenze indicate nell'annuncio, tutte certificate; manca: \
+         Pasticceria"
     );
 
     let (s, _) = with(&["haccp"], &["cucina piemontese"]);
@@ -1243,6 +1247,101 @@ fn skills_weigh_certified_over_declared_and_required_over_preferred() {
     assert_eq!(
         contribution(&e, Criterion::Skills).reason,
         "Nessuna competenza specifica richiesta"
+    );
+}
+
+/// The skills sentence says which skills are only declared whenever the similarity it explains
+/// credits them less than certified ones (issue 16: "Possiede tutte le 5 competenze" was
+/// shown for five declared skills earning 0.8).
+#[test]
+fn skills_reason_tells_declared_from_certified_skills() {
+    let cfg = config();
+    let declared = cfg.skills.declared_credit;
+    let credit = format!(
+        "(ogni competenza solo dichiarata pesa {}, ogni certificata 1)",
+        format!("{declared}").replace('.', ",")
+    );
+    let with = |vacancy: VacancySpec, certified: &[&str], skills: &[&str]| {
+        let e = score(
+            vacancy,
+            CandidateProfile {
+                certified_skills: certified.iter().map(|s| s.to_string()).collect(),
+                skills: skills.iter().map(|s| s.to_string()).collect(),
+                ..cook_profile()
+            },
+        );
+        let c = contribution(&e, Criterion::Skills);
+        assert_sentence(&c.reason);
+        (c.similarity, c.reason.clone())
+    };
+    let cook = cook_vacancy;
+
+    // Every skill held, none certified: not the sentence of full credit.
+    let (s, r) = with(cook(), &[], &["haccp", "cucina piemontese", "pasticceria"]);
+    assert_close(s, declared);
+    assert_eq!(
+        r,
+        format!(
+            "Possiede tutte le 3 competenze indicate nell'annuncio, tutte dichiarate, nessuna \
+             certificata {credit}"
+        )
+    );
+
+    // Some of each.
+    let (s, r) = with(cook(), &["haccp"], &["cucina piemontese", "pasticceria"]);
+    assert!(s < 1.0 && s > declared, "{s}");
+    assert_eq!(
+        r,
+        format!(
+            "Possiede tutte le 3 competenze indicate nell'annuncio, 1 certificata e 2 solo \
+             dichiarate {credit}"
+        )
+    );
+
+    // A missing skill and a declared one.
+    let (_, r) = with(cook(), &["haccp"], &["pasticceria"]);
+    assert_eq!(
+        r,
+        format!(
+            "Possiede 2 delle 3 competenze indicate nell'annuncio, 1 certificata e 1 solo \
+             dichiarata {credit}; manca: Cucina piemontese"
+        )
+    );
+
+    // None held.
+    let (s, r) = with(cook(), &[], &[]);
+    assert_close(s, 0.0);
+    assert_eq!(
+        r,
+        "Non possiede nessuna delle 3 competenze indicate nell'annuncio (mancano: HACCP, \
+         Cucina piemontese, Pasticceria)"
+    );
+
+    // One skill named: held declared, held certified, not held.
+    let one = || VacancySpec {
+        required_skills: vec!["HACCP".into()],
+        preferred_skills: vec![],
+        ..cook_vacancy()
+    };
+    let (s, r) = with(one(), &[], &["haccp"]);
+    assert_close(s, declared);
+    assert_eq!(
+        r,
+        format!(
+            "Possiede la competenza indicata nell'annuncio, dichiarata, non certificata {credit}"
+        )
+    );
+    let (s, r) = with(one(), &["haccp"], &[]);
+    assert_close(s, 1.0);
+    assert_eq!(
+        r,
+        "Possiede la competenza indicata nell'annuncio, certificata"
+    );
+    let (s, r) = with(one(), &[], &[]);
+    assert_close(s, 0.0);
+    assert_eq!(
+        r,
+        "Non possiede la competenza indicata nell'annuncio (HACCP)"
     );
 }
 

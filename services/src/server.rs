@@ -38,6 +38,42 @@ use crate::policy::{Denied, ListSubject, PersonFacts, Principal, Rpc, Scope, Vac
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
+/// Adds the outcome of the `index`-th event of an `Ingest` stream to its
+/// answer.
+fn tally(response: &mut pb::IngestResponse, index: u64, result: IngestResult) {
+    match result {
+        IngestResult::Applied { position } => {
+            response.accepted += 1;
+            response.journal_position = position;
+        }
+        IngestResult::Ignored { position, outcome } => {
+            response.accepted += 1;
+            response.journal_position = position;
+            match outcome {
+                Outcome::Ignored { reason } => {
+                    response.ignored += 1;
+                    response.ignored_reasons.push(pb::Rejection {
+                        index,
+                        event_id: String::new(),
+                        reason,
+                    });
+                }
+                Outcome::Waiting => response.waiting += 1,
+                Outcome::DuplicateEvent | Outcome::StaleVersion { .. } | Outcome::Applied => {
+                    response.duplicates += 1
+                }
+            }
+        }
+        IngestResult::Rejected { event_id, error } => {
+            response.rejected.push(pb::Rejection {
+                index,
+                event_id,
+                reason: error.to_string(),
+            });
+        }
+    }
+}
+
 /// Longest attribution window a report may ask for (ten years).
 const MAX_WINDOW_DAYS: u32 = 3_650;
 const INGEST_BATCH: usize = 1_024;
@@ -735,58 +771,40 @@ impl MatchService for MatchServiceImpl {
             std::pin::pin!(stream.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
         let mut response = pb::IngestResponse::default();
         let mut index: u64 = 0;
+        let mut broken = None;
         while let Some(chunk) = chunks.next().await {
             let mut batch = Vec::with_capacity(chunk.len());
             for item in chunk {
-                // A transport or decoding error ends the call; everything
-                // before it in earlier batches is already durable.
-                let envelope = item?;
-                batch.push(envelope.encode_to_vec());
-            }
-            let projection = self.projection.clone();
-            let results = blocking(move || {
-                let mut p = projection
-                    .lock()
-                    .map_err(|_| Status::internal("projection lock poisoned"))?;
-                p.ingest(&batch).map_err(projection_status)
-            })
-            .await?;
-            for result in results {
-                match result {
-                    IngestResult::Applied { position } => {
-                        response.accepted += 1;
-                        response.journal_position = position;
-                    }
-                    IngestResult::Ignored { position, outcome } => {
-                        response.accepted += 1;
-                        response.journal_position = position;
-                        match outcome {
-                            Outcome::Ignored { reason } => {
-                                response.ignored += 1;
-                                response.ignored_reasons.push(pb::Rejection {
-                                    index,
-                                    event_id: String::new(),
-                                    reason,
-                                });
-                            }
-                            Outcome::Waiting => response.waiting += 1,
-                            Outcome::DuplicateEvent
-                            | Outcome::StaleVersion { .. }
-                            | Outcome::Applied => response.duplicates += 1,
-                        }
-                    }
-                    IngestResult::Rejected { event_id, error } => {
-                        response.rejected.push(pb::Rejection {
-                            index,
-                            event_id,
-                            reason: error.to_string(),
-                        });
+                match item {
+                    Ok(envelope) => batch.push(envelope.encode_to_vec()),
+                    // The good events before a bad frame are kept: journal
+                    // them, then say where the stream broke.
+                    Err(status) => {
+                        broken = Some(status);
+                        break;
                     }
                 }
-                index += 1;
+            }
+            if !batch.is_empty() {
+                let projection = self.projection.clone();
+                let results = blocking(move || {
+                    let mut p = projection
+                        .lock()
+                        .map_err(|_| Status::internal("projection lock poisoned"))?;
+                    p.ingest(&batch).map_err(projection_status)
+                })
+                .await?;
+                for result in results {
+                    tally(&mut response, index, result);
+                    index += 1;
+                }
+            }
+            if broken.is_some() {
+                break;
             }
         }
-        // Make this call's events searchable before answering.
+        // Make this call's events searchable before answering, also when
+        // the stream broke after some of them.
         let projection = self.projection.clone();
         blocking(move || {
             let mut p = projection
@@ -795,6 +813,21 @@ impl MatchService for MatchServiceImpl {
             p.commit_index().map_err(projection_status)
         })
         .await?;
+        if let Some(status) = broken {
+            let what =
+                if status.code() == tonic::Code::Internal && status.message().contains("decode") {
+                    "is not an Envelope"
+                } else {
+                    "could not be read"
+                };
+            return Err(Status::invalid_argument(format!(
+                "stream frame {index} {what} ({}); the {} events before it were accepted, up to \
+                 journal position {}: resend from frame {index}",
+                status.message(),
+                response.accepted,
+                response.journal_position
+            )));
+        }
         Ok(Response::new(response))
     }
 

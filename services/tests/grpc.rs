@@ -1444,6 +1444,8 @@ async fn only_congrua_keeps_the_suitable_offers_and_says_why() {
 /// the registration stale, so the person never existed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_sent_before_its_registration_is_applied_when_it_arrives() {
+    // It adds people: not while another test compares before and after.
+    let _turn = TURN.lock().await;
     let f = fixture().await;
     let mut c = client(f).await;
     let cf = test_cf("Anticipo", "Anna", 3);
@@ -1462,8 +1464,14 @@ async fn an_update_sent_before_its_registration_is_applied_when_it_arrives() {
             kind: Some(ev::candidacy_event::Kind::ProfileUpdated(profile)),
         }));
     }
-    let r = common::ingest(&mut c, &[update.clone()]).await.expect("Ingest");
-    assert_eq!((r.accepted, r.waiting, r.rejected.len()), (1, 1, 0), "{r:?}");
+    let r = common::ingest(&mut c, &[update.clone()])
+        .await
+        .expect("Ingest");
+    assert_eq!(
+        (r.accepted, r.waiting, r.rejected.len()),
+        (1, 1, 0),
+        "{r:?}"
+    );
     // A retry of the same event while it waits is a duplicate, not a second wait.
     let r = common::ingest(&mut c, &[update]).await.expect("Ingest");
     assert_eq!((r.accepted, r.duplicates, r.waiting), (1, 1, 0), "{r:?}");
@@ -1490,4 +1498,109 @@ async fn an_update_sent_before_its_registration_is_applied_when_it_arrives() {
         "the update's limit, not the registration's: {}",
         distance.reason
     );
+}
+
+/// A gRPC codec that sends raw bytes as each message of a stream and reads
+/// the answer as raw bytes: how a garbage frame reaches `Ingest`.
+#[derive(Clone, Default)]
+struct RawCodec;
+
+struct RawEncoder;
+struct RawDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes::Buf;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+/// Issue 16: a frame that is not an Envelope is `INVALID_ARGUMENT` naming
+/// its position, and the good events before it in the same stream are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_frame_keeps_the_events_before_it_and_names_its_position() {
+    // It adds people: not while another test compares before and after.
+    let _turn = TURN.lock().await;
+    let f = fixture().await;
+    let channel = common::channel(f.server.addr).await;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    let good: Vec<Vec<u8>> = (0..3)
+        .map(|i| {
+            let cf = test_cf("Spazzatura", "Gina", 20 + i);
+            prost::Message::encode_to_vec(&registration(
+                f.data,
+                &format!("test-garbage-{i}"),
+                &format!("TEST-GARBAGE-{i}"),
+                &cf,
+                "001272",
+                20,
+            ))
+        })
+        .collect();
+    let mut frames = good.clone();
+    frames.push(vec![0xff; 7]); // not a protobuf message
+    frames.push(good[0].clone());
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/incontra.match.v1.MatchService/Ingest",
+    );
+    let refused = grpc
+        .client_streaming(
+            tonic::Request::new(tokio_stream::iter(frames)),
+            path,
+            RawCodec,
+        )
+        .await
+        .expect_err("a garbage frame");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(
+        refused.message().contains("frame 3"),
+        "{}",
+        refused.message()
+    );
+    let mut c = client(f).await;
+    for i in 0..3 {
+        let id = format!("TEST-GARBAGE-{i}");
+        c.match_vacancies(pb::MatchVacanciesRequest {
+            candidate_id: id.clone(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{id} before the bad frame was lost: {e:?}"));
+    }
 }
