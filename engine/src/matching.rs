@@ -1134,17 +1134,8 @@ pub fn explain<'s>(
 
 /// Stable order of filter names in responses.
 pub fn filter_order(name: &str) -> usize {
-    [
-        HardFilter::VacancyOpen,
-        HardFilter::Availability,
-        HardFilter::Location,
-        HardFilter::Distance,
-        HardFilter::Contract,
-        HardFilter::Hours,
-        HardFilter::ReservedQuota,
-        HardFilter::Cpi,
-    ]
-    .iter()
-    .position(|f| f.name() == name)
-    .unwrap_or(usize::MAX)
+    HardFilter::ALL
+        .iter()
+        .position(|f| f.name() == name)
+        .unwrap_or(usize::MAX)
 }

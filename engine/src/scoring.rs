@@ -76,6 +76,25 @@ impl Criterion {
         }
     }
 
+    /// Italian label for text an operator reads (the demo's list, say);
+    /// [`Criterion::name`] stays the API's key.
+    pub fn label(self) -> &'static str {
+        match self {
+            Criterion::BoostLongTermUnemployed => "priorità disoccupazione di lunga durata",
+            Criterion::BoostBenefitRecipient => "priorità percettore di sostegno al reddito",
+            Criterion::BoostVulnerable => "priorità persona vulnerabile",
+            Criterion::BoostGolLavoroEInclusione => "priorità GOL lavoro e inclusione",
+            Criterion::Profession => "professione",
+            Criterion::Skills => "competenze",
+            Criterion::Text => "testo",
+            Criterion::Distance => "distanza",
+            Criterion::Experience => "esperienza",
+            Criterion::Education => "istruzione",
+            Criterion::Languages => "lingue",
+            Criterion::Licences => "patenti",
+        }
+    }
+
     fn weight(self, config: &ScoringConfig) -> f64 {
         let w = &config.weights;
         let b = &config.boosts;
@@ -110,6 +129,20 @@ pub enum HardFilter {
 }
 
 impl HardFilter {
+    /// Every filter, in the order they are judged and responses list them.
+    pub const ALL: [HardFilter; 8] = [
+        HardFilter::VacancyOpen,
+        HardFilter::Availability,
+        HardFilter::Location,
+        HardFilter::Distance,
+        HardFilter::Contract,
+        HardFilter::Hours,
+        HardFilter::ReservedQuota,
+        HardFilter::Cpi,
+    ];
+
+    /// Stable key used in the API's machine-readable fields (`filter`,
+    /// exclusion counts): never translated, never changed.
     pub fn name(self) -> &'static str {
         match self {
             HardFilter::VacancyOpen => "vacancy_open",
@@ -121,6 +154,26 @@ impl HardFilter {
             HardFilter::ReservedQuota => "reserved_quota",
             HardFilter::Cpi => "cpi",
         }
+    }
+
+    /// Italian label for text an operator reads: an English key inside an
+    /// Italian sentence ("esclusi: availability 2609") reads as a defect.
+    pub fn label(self) -> &'static str {
+        match self {
+            HardFilter::VacancyOpen => "annuncio aperto",
+            HardFilter::Availability => "disponibilità",
+            HardFilter::Location => "comuni noti",
+            HardFilter::Distance => "distanza",
+            HardFilter::Contract => "tipo di contratto",
+            HardFilter::Hours => "orario",
+            HardFilter::ReservedQuota => "posto riservato L.68/99",
+            HardFilter::Cpi => "CPI richiesti",
+        }
+    }
+
+    /// The filter of an API key ([`HardFilter::name`]).
+    pub fn from_name(name: &str) -> Option<HardFilter> {
+        HardFilter::ALL.into_iter().find(|f| f.name() == name)
     }
 }
 

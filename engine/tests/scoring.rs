@@ -486,6 +486,52 @@ fn eligible_pair_passes_every_filter_with_reasons() {
     assert_eq!(list.items[0].distance_km, km);
 }
 
+/// The API keys stay as they were; each filter also has an Italian label, distinct from the
+/// others, for the text an operator reads (issue 16: "esclusi: availability 2609").
+#[test]
+fn filters_keep_their_keys_and_have_italian_labels() {
+    let keys: Vec<&str> = HardFilter::ALL.iter().map(|f| f.name()).collect();
+    assert_eq!(
+        keys,
+        [
+            "vacancy_open",
+            "availability",
+            "location",
+            "distance",
+            "contract",
+            "hours",
+            "reserved_quota",
+            "cpi"
+        ]
+    );
+    let mut labels: Vec<&str> = HardFilter::ALL.iter().map(|f| f.label()).collect();
+    for f in HardFilter::ALL {
+        assert_eq!(HardFilter::from_name(f.name()), Some(f));
+        let label = f.label();
+        assert!(
+            !keys.contains(&label) && !label.contains('_'),
+            "{label:?} is not Italian"
+        );
+    }
+    assert_eq!(
+        labels,
+        [
+            "annuncio aperto",
+            "disponibilità",
+            "comuni noti",
+            "distanza",
+            "tipo di contratto",
+            "orario",
+            "posto riservato L.68/99",
+            "CPI richiesti"
+        ]
+    );
+    labels.sort_unstable();
+    labels.dedup();
+    assert_eq!(labels.len(), HardFilter::ALL.len());
+    assert_eq!(HardFilter::from_name("disponibilità"), None);
+}
+
 /// Publishes the cook vacancy and a matching candidate, then lets `setup`
 /// break one thing.
 fn pair(setup: impl FnOnce(&mut World)) -> World {
