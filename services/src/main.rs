@@ -5,6 +5,7 @@
 //! synthetic Piemonte labour market, prints one preselection list with its
 //! reasons, and then serves.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use incontra_datagen::{Generator, GeneratorConfig};
 use incontra_engine::matching::ListRequest;
 use incontra_engine::model::Day;
+use incontra_engine::scoring::HardFilter;
 use incontra_indexer::projection::ProjectionOptions;
 use incontra_kafka::{KafkaOptions, KafkaSource, Topics};
 use incontra_services::auth::LocalIssuer;
@@ -226,6 +228,9 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: in a file or a log collector
+        // they are noise around every field.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -250,7 +255,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            serve(&node, &common, source).await
+            let listener = bind(&common).await?;
+            serve(&node, listener, source).await
         }
         Command::Demo {
             common,
@@ -269,8 +275,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let node = open(&common, as_of).await?;
             load_demo(&node, config).await?;
-            print_example(&node, &issuer, &common)?;
-            if no_serve {
+            // Bound before the example is printed, so that its command names
+            // the address really listened on (`--listen` may ask for port 0).
+            let listener = if no_serve {
+                None
+            } else {
+                Some(bind(&common).await?)
+            };
+            let listening = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+            print_example(&node, &issuer, &common, listening)?;
+            let Some(listener) = listener else {
                 let projection = node.projection.clone();
                 tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
                     let mut p = projection
@@ -280,8 +294,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .await??;
                 return Ok(());
-            }
-            serve(&node, &common, None).await
+            };
+            serve(&node, listener, None).await
         }
         Command::Learn {
             common,
@@ -365,12 +379,58 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     Ok(node)
 }
 
-async fn serve(node: &Node, common: &Common, source: Option<KafkaSource>) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(common.listen)
+async fn bind(common: &Common) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(common.listen)
         .await
-        .with_context(|| format!("listening on {}", common.listen))?;
-    eprintln!("serving on {} (Ctrl-C to stop)", common.listen);
+        .with_context(|| format!("listening on {}", common.listen))
+}
+
+async fn serve(
+    node: &Node,
+    listener: tokio::net::TcpListener,
+    source: Option<KafkaSource>,
+) -> anyhow::Result<()> {
+    eprintln!("serving on {} (Ctrl-C to stop)", listener.local_addr()?);
     server::serve_with_source(node, listener, source, shutdown_signal()).await
+}
+
+/// Where a client on this machine reaches a server listening on `addr`: the
+/// same port, and loopback for an address that means every interface (0.0.0.0
+/// and :: name no host a client can connect to on every system).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// "3000 candidati valutati; esclusi dai filtri: disponibilità 350, …", with
+/// each filter by its Italian label (the keys stay in the API's fields).
+fn considered_line(
+    considered: u64,
+    excluded: &std::collections::BTreeMap<&'static str, u64>,
+) -> String {
+    let mut counts: Vec<(&'static str, u64)> = excluded.iter().map(|(k, n)| (*k, *n)).collect();
+    counts.sort_by_key(|(k, _)| incontra_engine::matching::filter_order(k));
+    let counts: Vec<String> = counts
+        .into_iter()
+        .map(|(key, n)| {
+            format!(
+                "{} {n}",
+                HardFilter::from_name(key).map_or(key, HardFilter::label)
+            )
+        })
+        .collect();
+    if counts.is_empty() {
+        format!("{considered} candidati valutati; nessuno escluso dai filtri")
+    } else {
+        format!(
+            "{considered} candidati valutati; esclusi dai filtri: {}",
+            counts.join(", ")
+        )
+    }
 }
 
 /// Ctrl-C, or SIGTERM as an orchestrator sends it: both end in a clean stop
@@ -453,7 +513,12 @@ async fn load_demo(node: &Node, config: GeneratorConfig) -> anyhow::Result<()> {
 
 /// Prints the preselection list of a vacancy in the Torino area with a full
 /// list, as an operator would see it.
-fn print_example(node: &Node, issuer: &LocalIssuer, common: &Common) -> anyhow::Result<()> {
+fn print_example(
+    node: &Node,
+    issuer: &LocalIssuer,
+    common: &Common,
+    listening: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let read = node.read.clone();
     let today = server::today(node.as_of);
     let view = read.view(today)?;
@@ -494,22 +559,15 @@ fn print_example(node: &Node, issuer: &LocalIssuer, common: &Common) -> anyhow::
         comune.map(|c| c.name.as_str()).unwrap_or("?"),
         v.spec.employer.name
     );
-    println!(
-        "{} candidati valutati; esclusi: {}",
-        list.considered,
-        list.excluded
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    println!("{}", considered_line(list.considered, &list.excluded));
     for (i, m) in list.items.iter().enumerate() {
         println!("{:>2}. {}  punteggio {:.3}", i + 1, m.id, m.score);
         for c in &m.contributions {
+            // One column: a boost's own label is longer than the others.
             let name = if c.criterion.is_boost() {
                 "priorità"
             } else {
-                c.criterion.name()
+                c.criterion.label()
             };
             println!("      {name:<11} {:+.3}  {}", c.contribution, c.reason);
         }
@@ -548,9 +606,16 @@ fn print_example(node: &Node, issuer: &LocalIssuer, common: &Common) -> anyhow::
         token_path.display()
     );
     println!("export TOKEN={token}");
-    println!(
-        "Try: grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"vacancy_id\":\"{}\",\"limit\":10,\"requester\":{{\"purpose\":\"preselezione\"}}}}' {} incontra.match.v1.MatchService/MatchCandidates",
-        v.id, common.listen
-    );
+    match listening {
+        Some(addr) => println!(
+            "Try: grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"vacancy_id\":\"{}\",\"limit\":10,\"requester\":{{\"purpose\":\"preselezione\"}}}}' {} incontra.match.v1.MatchService/MatchCandidates",
+            v.id,
+            reachable(addr)
+        ),
+        None => println!(
+            "Not serving (--no-serve): start `incontra serve` on {} to call it.",
+            common.data_dir.display()
+        ),
+    }
     Ok(())
 }
