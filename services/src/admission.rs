@@ -95,7 +95,7 @@ impl Admission {
         if before >= bound {
             metrics::counter!("incontra_lists_refused_total").increment(1);
             return Err(Status::resource_exhausted(format!(
-                "node busy: {} lists running and {} waiting; retry later or on another replica",
+                "node busy: {} lists or explanations computing and {} waiting; retry later or on another replica",
                 self.limits.running, self.limits.queued
             )));
         }

@@ -32,6 +32,25 @@ fn publish(kind: &'static str, key: &str, f: &Figures) {
     metrics::gauge!("incontra_outcome_intermediation_rate", &labels).set(f.intermediation_rate);
 }
 
+/// Whether `key` may be a label value: a CPI of the reference data, a
+/// channel that is a role's name (what an authenticated node records) or
+/// "campaign", a target group of the engine's. A requester's free text
+/// (an unauthenticated node records what the client sent) would make the
+/// label set, and Prometheus' memory, grow without bound.
+fn bounded_label(kind: &str, key: &str, read: &ReadSide) -> bool {
+    match kind {
+        "cpi" => read.reference.cpi(key).is_some(),
+        "channel" => {
+            key == "campaign"
+                || crate::policy::Role::ALL
+                    .iter()
+                    .any(|role| role.name() == key)
+        }
+        // The engine's own fixed list.
+        _ => true,
+    }
+}
+
 /// The outcome report of lists and hires in `from..=to`, every recorded
 /// list folded in first (a list acknowledged before the call counts), with
 /// no writer able to queue on the state's lock while it is computed.
@@ -58,13 +77,13 @@ pub async fn run(projection: Arc<Mutex<Projection>>, read: Arc<ReadSide>, as_of:
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
-        let read = read.clone();
+        let reading = read.clone();
         let projection = projection.clone();
         let today = crate::server::today(as_of);
         let report = tokio::task::spawn_blocking(move || {
             report(
                 &projection,
-                &read,
+                &reading,
                 Day::MIN,
                 today,
                 outcomes::DEFAULT_WINDOW_DAYS,
@@ -83,14 +102,21 @@ pub async fn run(projection: Arc<Mutex<Projection>>, read: Arc<ReadSide>, as_of:
             }
         };
         publish("overall", "all", &report.overall);
+        let mut unlabelled = 0u64;
         for (kind, groups) in [
             ("cpi", &report.by_cpi),
             ("target_group", &report.by_target_group),
             ("channel", &report.by_channel),
         ] {
             for (key, f) in groups {
-                publish(kind, key, f);
+                if bounded_label(kind, key, &read) {
+                    publish(kind, key, f);
+                } else {
+                    unlabelled += 1;
+                }
             }
         }
+        // Groups named by a client's free text stay in GetOutcomes only.
+        metrics::gauge!("incontra_outcome_groups_unlabelled").set(unlabelled as f64);
     }
 }

@@ -38,6 +38,25 @@ use crate::policy::{Denied, ListSubject, PersonFacts, Principal, Rpc, Scope, Vac
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
+/// Each code of a request's CPI filter must be a CPI: an unknown one would
+/// silently empty the list.
+fn known_cpis(reference: &ReferenceData, codes: &[String]) -> Result<(), Status> {
+    if codes.len() > 100 {
+        return Err(Status::invalid_argument("cpi_codes: more than 100"));
+    }
+    match codes
+        .iter()
+        .enumerate()
+        .find(|(_, code)| reference.cpi(code).is_none())
+    {
+        Some((i, code)) => Err(Status::invalid_argument(format!(
+            "cpi_codes[{i}]: {:?} is not a CPI code",
+            code.chars().take(16).collect::<String>()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Adds the outcome of the `index`-th event of an `Ingest` stream to its
 /// answer.
 fn tally(response: &mut pb::IngestResponse, index: u64, result: IngestResult) {
@@ -485,6 +504,7 @@ impl MatchService for MatchServiceImpl {
         if !(0.0..=1.0).contains(&r.min_score) {
             return Err(Status::invalid_argument("min_score: must be in [0,1]"));
         }
+        known_cpis(&self.read.reference, &r.cpi_codes)?;
         let asked = requester(r.requester.as_ref())?;
         let read = self.read.clone();
         let today = today(self.as_of);
@@ -705,8 +725,13 @@ impl MatchService for MatchServiceImpl {
         let read = self.read.clone();
         let today = today(self.as_of);
         let caller = who.clone();
+        // An explanation computes like a list (every filter, every
+        // criterion, the congruity verdict): it takes a slot like one, and
+        // a caller that leaves while waiting takes its work with it.
+        let ticket = self.admission.enter().await?;
         let pseudonymiser = self.pseudonymiser.clone();
         let (response, scope, requester, (vacancy_id, candidate_id)) = blocking(move || {
+            let _ticket = ticket;
             let view = read.view(today).map_err(projection_status)?;
             let scope = {
                 let state = view.state();
@@ -958,14 +983,20 @@ impl MatchService for MatchServiceImpl {
         let who = principal(&request)?;
         who.may(Rpc::GetStatus).map_err(denied)?;
         let include_digest = request.into_inner().include_digest;
-        if include_digest {
+        // The digest is a pass over the whole state: it waits for a slot
+        // like a list does.
+        let ticket = if include_digest {
             who.may_read_digest().map_err(denied)?;
-        }
+            Some(self.admission.enter().await?)
+        } else {
+            None
+        };
         let read = self.read.clone();
         let projection = self.projection.clone();
         let today = today(self.as_of);
         let source = source_status(self.source.as_deref());
         blocking(move || {
+            let _ticket = ticket;
             let (journal_position, snapshot_position, lists) = {
                 let mut p = projection
                     .lock()

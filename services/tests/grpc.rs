@@ -1066,6 +1066,16 @@ async fn invalid_arguments_are_refused_with_the_field_named() {
             .await,
         "query",
     );
+    // An unknown CPI code used to answer an empty list.
+    assert_invalid(
+        c.match_candidates(pb::MatchCandidatesRequest {
+            vacancy_id: v.clone(),
+            cpi_codes: vec!["TO01".into(), "XX99".into()],
+            ..Default::default()
+        })
+        .await,
+        "cpi_codes[1]",
+    );
     assert_invalid(
         c.match_candidates(pb::MatchCandidatesRequest {
             vacancy_id: v.clone(),
