@@ -12,4 +12,5 @@ pub mod lists;
 pub mod node;
 pub mod outcome_metrics;
 pub mod policy;
+pub mod ratelimit;
 pub mod server;

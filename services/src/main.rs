@@ -112,6 +112,11 @@ struct Common {
     /// RESOURCE_EXHAUSTED [default: 64 per core].
     #[arg(long)]
     max_queued_lists: Option<usize>,
+    /// Calls a second each client may make (by token subject, or by address
+    /// without authentication), with twice as many at once after a quiet
+    /// spell; beyond, RESOURCE_EXHAUSTED with a retry hint. 0 turns it off.
+    #[arg(long, default_value_t = incontra_services::ratelimit::RateLimit::default().per_second)]
+    rate_limit: f64,
     /// Snapshot after at least this many events (and once the journal
     /// since the last snapshot is as large as it).
     #[arg(long, default_value_t = ProjectionOptions::default().snapshot_every)]
@@ -360,6 +365,14 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
     if let Some(n) = common.max_queued_lists {
         options.admission.queued = n;
     }
+    anyhow::ensure!(
+        common.rate_limit >= 0.0 && common.rate_limit.is_finite(),
+        "--rate-limit must be 0 (off) or positive"
+    );
+    options.rate_limit = incontra_services::ratelimit::RateLimit {
+        per_second: common.rate_limit,
+        burst: common.rate_limit * 2.0,
+    };
     anyhow::ensure!(
         common.snapshot_every > 0,
         "--snapshot-every must be positive"

@@ -1,6 +1,8 @@
 //! A node: its data directory opened and recovered, ready to serve.
 
 use std::path::{Path, PathBuf};
+
+use crate::ratelimit::{RateLimit, RateLimiter};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
@@ -41,6 +43,8 @@ pub struct NodeOptions {
     /// Serve over TLS, and with a client CA require every client to present
     /// a certificate it signed (mutual TLS, for service clients).
     pub tls: Option<TlsFiles>,
+    /// Calls a second each caller may make (`services::ratelimit`).
+    pub rate_limit: RateLimit,
 }
 
 /// PEM files of the server's TLS identity and, for mutual TLS, of the CA
@@ -81,6 +85,7 @@ impl NodeOptions {
             admission: AdmissionLimits::default(),
             auth_config: None,
             tls: None,
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -100,6 +105,7 @@ pub struct Node {
     pub data_dir: std::path::PathBuf,
     /// `None`: plain HTTP/2.
     pub tls: Option<tonic::transport::ServerTlsConfig>,
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl Node {
@@ -156,6 +162,7 @@ impl Node {
             pseudonymiser,
             data_dir: options.data_dir.clone(),
             tls,
+            limiter: Arc::new(RateLimiter::new(options.rate_limit)),
         })
     }
 }

@@ -162,6 +162,7 @@ impl MatchServiceImpl {
 #[derive(Clone)]
 pub struct Authenticate {
     auth: Option<Arc<Authenticator>>,
+    limiter: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl tonic::service::Interceptor for Authenticate {
@@ -188,6 +189,21 @@ impl tonic::service::Interceptor for Authenticate {
                 }
             }
         };
+        // Each caller's share, before any work: by subject, or by address
+        // on a node without authentication.
+        let subject = (!principal.unrestricted).then_some(principal.subject.as_str());
+        let key = crate::ratelimit::RateLimiter::key(subject, request.remote_addr());
+        if let Err(wait) = self.limiter.check(&key, std::time::Instant::now()) {
+            metrics::counter!("incontra_rate_limited_total").increment(1);
+            let millis = wait.as_millis().max(1);
+            let mut status = Status::resource_exhausted(format!(
+                "too many calls from this client; retry in {millis} ms"
+            ));
+            if let Ok(value) = millis.to_string().parse() {
+                status.metadata_mut().insert("retry-after-ms", value);
+            }
+            return Err(status);
+        }
         request.extensions_mut().insert(principal);
         Ok(request)
     }
@@ -1416,6 +1432,7 @@ pub async fn serve_with_source(
     let local = listener.local_addr()?;
     may_listen(node.auth.is_some(), local)?;
     let authenticate = Authenticate {
+        limiter: node.limiter.clone(),
         auth: node.auth.clone(),
     };
     if node.auth.is_none() {

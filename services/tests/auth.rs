@@ -708,3 +708,47 @@ async fn every_read_of_person_level_data_is_in_the_access_log_across_a_restart()
     assert!(none.is_empty(), "{none:?}");
     server.stop().expect("clean stop");
 }
+
+/// Issue 16: each caller has a share of the node. One subject that calls
+/// too fast gets RESOURCE_EXHAUSTED with a retry hint; another subject is
+/// served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_calling_too_fast_is_slowed_and_others_are_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issuer = incontra_services::auth::LocalIssuer::open_or_create(dir.path()).expect("issuer");
+    let mut options = incontra_services::node::NodeOptions::new(dir.path());
+    options.auth_config = Some(issuer.config_path.clone());
+    options.rate_limit = incontra_services::ratelimit::RateLimit {
+        per_second: 2.0,
+        burst: 5.0,
+    };
+    let server = common::ServerThread::start(options);
+    let token = |who: &str| issuer.token(who, &[Role::Admin], &[], 600).expect("token");
+    let mut hasty = client(server.addr, Some(token("hasty"))).await;
+    let mut refused = None;
+    for _ in 0..20 {
+        if let Err(status) = hasty.get_status(pb::GetStatusRequest::default()).await {
+            refused = Some(status);
+            break;
+        }
+    }
+    let refused = refused.expect("twenty calls at once from one subject were all served");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    let hint: u64 = refused
+        .metadata()
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a retry hint");
+    assert!((1..=1_000).contains(&hint), "{hint} ms");
+    let mut calm = client(server.addr, Some(token("calm"))).await;
+    calm.get_status(pb::GetStatusRequest::default())
+        .await
+        .expect("another subject is served");
+    tokio::time::sleep(std::time::Duration::from_millis(hint + 50)).await;
+    hasty
+        .get_status(pb::GetStatusRequest::default())
+        .await
+        .expect("served again after the hint");
+    server.stop().expect("clean stop");
+}
