@@ -478,10 +478,20 @@ async fn load_demo(node: &Node, config: GeneratorConfig) -> anyhow::Result<()> {
         .lock()
         .map_err(|_| anyhow::anyhow!("lock poisoned"))?
         .journal_position();
+    // Present from the first demo event journaled until the load ends: a
+    // directory that has it was left half-loaded by an interrupted demo.
+    let loading = node.data_dir.join("demo.loading");
     if position > 0 {
+        anyhow::ensure!(
+            !loading.exists(),
+            "a previous demo load into {dir} was interrupted after {position} events, so it holds part of \
+             the demo world. Remove the directory (rm -rf {dir}) and run the demo again.",
+            dir = node.data_dir.display()
+        );
         eprintln!("data directory already holds {position} events; not loading the demo again");
         return Ok(());
     }
+    std::fs::write(&loading, b"").with_context(|| format!("writing {}", loading.display()))?;
     let projection = node.projection.clone();
     let reference = node.read.reference.clone();
     let started = std::time::Instant::now();
@@ -517,6 +527,7 @@ async fn load_demo(node: &Node, config: GeneratorConfig) -> anyhow::Result<()> {
         Ok((events, rejected))
     })
     .await??;
+    std::fs::remove_file(&loading).with_context(|| format!("removing {}", loading.display()))?;
     eprintln!(
         "demo loaded: {events} events ({rejected} rejected) in {:.1?}",
         started.elapsed()

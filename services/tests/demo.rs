@@ -182,3 +182,37 @@ fn demo_log_written_to_a_file_has_no_colour_codes() {
     assert!(printed.log.contains("INFO"), "{}", printed.log);
     assert!(!printed.log.contains('\u{1b}'), "{:?}", printed.log);
 }
+
+/// Issue 16: a demo killed while loading left part of its world, and the
+/// next start said only that the directory "already holds N events". Now it
+/// says the load was interrupted and what to do.
+#[test]
+fn an_interrupted_demo_load_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log = dir.path().join("first.log");
+    let mut first = start(&data, &log, &["--no-serve"]);
+    let status = first.0.wait().expect("the first demo ends");
+    assert!(
+        status.success(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // As if it had been killed mid-load: the marker the load writes first.
+    std::fs::write(data.join("demo.loading"), b"").expect("marker");
+    let output = Command::new(binary())
+        .arg("demo")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--no-serve")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the second demo");
+    assert!(
+        !output.status.success(),
+        "a half-loaded directory was served"
+    );
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("interrupted"), "{said}");
+    assert!(said.contains("rm -rf"), "{said}");
+}
