@@ -762,10 +762,18 @@ fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, D
     let mut rows = Vec::with_capacity(list.rows.len());
     for (i, row) in list.rows.iter().enumerate() {
         require_id(&format!("list_issued.rows[{i}].id"), &row.id)?;
-        let finite = row.score.is_finite() && row.similarities.iter().all(|x| x.is_finite());
-        if !finite
-            || !(row.similarities.is_empty() || row.similarities.len() == Criterion::ALL.len())
-        {
+        let similarities = if row.packed_similarities.is_empty() {
+            row.similarities.clone()
+        } else {
+            unpack_similarities(&row.packed_similarities).ok_or_else(|| {
+                invalid(
+                    &format!("list_issued.rows[{i}].packed_similarities"),
+                    format!("must be {} little-endian u16", Criterion::ALL.len()),
+                )
+            })?
+        };
+        let finite = row.score.is_finite() && similarities.iter().all(|x| x.is_finite());
+        if !finite || !(similarities.is_empty() || similarities.len() == Criterion::ALL.len()) {
             return Err(invalid(
                 &format!("list_issued.rows[{i}]"),
                 format!(
@@ -777,7 +785,7 @@ fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, D
         rows.push(ListedRow {
             id: row.id.clone(),
             score: row.score,
-            similarities: row.similarities.clone(),
+            similarities,
         });
     }
     let requester = list.requester.clone().unwrap_or_default();
@@ -822,6 +830,30 @@ fn issued_list(list: &pb::ListIssued, issued_at_ms: i64) -> Result<IssuedList, D
             }
         },
     })
+}
+
+/// A row's similarities as a recorded list keeps them: each in [0, 1] as a
+/// little-endian u16 of round(x × 65535), a step of 1.5e-5, far below what
+/// a weight fit or a reader can tell apart.
+pub fn pack_similarities(similarities: &[f64]) -> Vec<u8> {
+    similarities
+        .iter()
+        .flat_map(|x| ((x.clamp(0.0, 1.0) * 65_535.0).round() as u16).to_le_bytes())
+        .collect()
+}
+
+/// [`pack_similarities`] read back; `None` unless it holds exactly one
+/// value per criterion.
+pub fn unpack_similarities(packed: &[u8]) -> Option<Vec<f64>> {
+    if packed.len() != 2 * Criterion::ALL.len() {
+        return None;
+    }
+    Some(
+        packed
+            .chunks_exact(2)
+            .map(|b| f64::from(u16::from_le_bytes([b[0], b[1]])) / 65_535.0)
+            .collect(),
+    )
 }
 
 /// Who asked for a list: short identifiers, named by `prefix` when one is
@@ -1292,6 +1324,28 @@ mod tests {
         assert!(d
             .decode(&employer(&|e| e.ateco_code = "56.10.11".into()))
             .is_ok());
+    }
+
+    #[test]
+    fn packed_similarities_read_back_to_the_step_and_pack_again_the_same() {
+        let exact = [
+            0.0,
+            1.0,
+            0.5,
+            1.0 / 3.0,
+            0.123_456_789,
+            0.999_99,
+            1e-9,
+            0.75,
+        ];
+        let packed = pack_similarities(&exact);
+        assert_eq!(packed.len(), 16);
+        let back = unpack_similarities(&packed).expect("eight values");
+        for (x, y) in exact.iter().zip(&back) {
+            assert!((x - y).abs() <= 0.5 / 65_535.0, "{x} read back as {y}");
+        }
+        assert_eq!(pack_similarities(&back), packed, "stable once packed");
+        assert_eq!(unpack_similarities(&packed[..15]), None);
     }
 
     /// A generated registration, with its profile made editable.

@@ -1398,6 +1398,7 @@ mod tests {
                     id: "C1".into(),
                     score: 0.5,
                     similarities: Vec::new(),
+                    packed_similarities: Vec::new(),
                 }],
                 query: None,
             })),

@@ -8,6 +8,7 @@ use std::path::Path;
 use incontra_engine::event::{IssuedList, ListDirection, ListQuery};
 use incontra_engine::matching::ListRequest;
 use incontra_engine::scoring::RequestFilters;
+use incontra_indexer::decode::pack_similarities;
 use incontra_indexer::journal::JournalReader;
 use incontra_indexer::projection::{read_side_at, Preparer, ProjectionError, ReadSide};
 use incontra_indexer::query::QueryError;
@@ -41,6 +42,7 @@ pub fn to_proto(list: &IssuedList) -> ev::ListIssued {
                 id: r.id.clone(),
                 score: r.score,
                 similarities: r.similarities.clone(),
+                packed_similarities: Vec::new(),
             })
             .collect(),
         query: list.query.as_ref().map(|q| ev::ListQuery {
@@ -127,8 +129,11 @@ pub fn verify(
     for rank in 0..rows {
         let (old, new) = (list.rows.get(rank), recomputed.get(rank));
         let same = match (old, new) {
+            // Similarities as recorded: to the step a list keeps them at.
             (Some(o), Some(n)) => {
-                o.id == n.id && o.score == n.score && o.similarities == n.similarities
+                o.id == n.id
+                    && o.score == n.score
+                    && pack_similarities(&o.similarities) == n.packed_similarities
             }
             _ => false,
         };

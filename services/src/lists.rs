@@ -138,10 +138,8 @@ fn new_list_id() -> String {
 pub fn rows(items: &[Ranked]) -> Vec<ev::ListedRow> {
     items
         .iter()
-        .map(|r| ev::ListedRow {
-            id: r.id.clone(),
-            score: r.score,
-            similarities: Criterion::ALL
+        .map(|r| {
+            let similarities: Vec<f64> = Criterion::ALL
                 .iter()
                 .map(|c| {
                     r.contributions
@@ -149,7 +147,13 @@ pub fn rows(items: &[Ranked]) -> Vec<ev::ListedRow> {
                         .find(|x| x.criterion == *c)
                         .map_or(0.0, |x| x.similarity)
                 })
-                .collect(),
+                .collect();
+            ev::ListedRow {
+                id: r.id.clone(),
+                score: r.score,
+                similarities: Vec::new(),
+                packed_similarities: incontra_indexer::decode::pack_similarities(&similarities),
+            }
         })
         .collect()
 }
