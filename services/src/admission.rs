@@ -56,6 +56,7 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.admission.admitted.fetch_sub(1, Ordering::AcqRel);
+        self.admission.publish(1);
     }
 }
 
@@ -87,6 +88,16 @@ impl Admission {
         self.limits
     }
 
+    /// The admitted calls (computing and waiting) and the slots in use, as
+    /// gauges; `leaving` slots are about to be given back.
+    fn publish(&self, leaving: usize) {
+        let admitted = self.admitted.load(Ordering::Acquire);
+        let running =
+            (self.limits.running - self.slots.available_permits()).saturating_sub(leaving);
+        metrics::gauge!("incontra_admission_running").set(running as f64);
+        metrics::gauge!("incontra_admission_waiting").set(admitted.saturating_sub(running) as f64);
+    }
+
     /// Waits for a slot, or refuses at once when the queue is full.
     pub async fn enter(self: &Arc<Self>) -> Result<Ticket, Status> {
         let bound = self.limits.running + self.limits.queued;
@@ -99,6 +110,7 @@ impl Admission {
                 self.limits.running, self.limits.queued
             )));
         }
+        self.publish(0);
         let slot = self
             .slots
             .clone()
@@ -107,6 +119,7 @@ impl Admission {
             .map_err(|_| Status::unavailable("node shutting down"))?;
         // From here the ticket owns the count.
         waiting.1 = false;
+        self.publish(0);
         Ok(Ticket {
             _slot: slot,
             admission: self.clone(),

@@ -57,6 +57,41 @@ fn known_cpis(reference: &ReferenceData, codes: &[String]) -> Result<(), Status>
     }
 }
 
+/// Records how long a call took, in `incontra_rpc_seconds{rpc}`, when the
+/// handler returns or its caller goes away.
+struct Timed(Rpc, std::time::Instant);
+
+impl Timed {
+    fn start(rpc: Rpc) -> Timed {
+        Timed(rpc, std::time::Instant::now())
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        metrics::histogram!("incontra_rpc_seconds", "rpc" => self.0.name())
+            .record(self.1.elapsed().as_secs_f64());
+    }
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2
+/// hex>`), when the header is well formed; anything else is ignored rather
+/// than logged, since a header is the caller's text.
+fn trace_id(headers: &tonic::codegen::http::HeaderMap) -> Option<&str> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = value.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let well_formed = hex(version, 2)
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && parts.next().is_none()
+        && trace.bytes().any(|b| b != b'0');
+    well_formed.then_some(trace)
+}
+
 /// Adds the outcome of the `index`-th event of an `Ingest` stream to its
 /// answer.
 fn tally(response: &mut pb::IngestResponse, index: u64, result: IngestResult) {
@@ -465,6 +500,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::SearchVacanciesRequest>,
     ) -> Result<Response<pb::SearchVacanciesResponse>, Status> {
+        let _timed = Timed::start(Rpc::SearchVacancies);
         principal(&request)?
             .may(Rpc::SearchVacancies)
             .map_err(denied)?;
@@ -512,6 +548,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::MatchCandidatesRequest>,
     ) -> Result<Response<pb::MatchCandidatesResponse>, Status> {
+        let _timed = Timed::start(Rpc::MatchCandidates);
         let who = principal(&request)?;
         who.may(Rpc::MatchCandidates).map_err(denied)?;
         let r = request.into_inner();
@@ -629,6 +666,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::MatchVacanciesRequest>,
     ) -> Result<Response<pb::MatchVacanciesResponse>, Status> {
+        let _timed = Timed::start(Rpc::MatchVacancies);
         let who = principal(&request)?;
         who.may(Rpc::MatchVacancies).map_err(denied)?;
         let mut r = request.into_inner();
@@ -732,6 +770,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::ExplainRequest>,
     ) -> Result<Response<pb::ExplainResponse>, Status> {
+        let _timed = Timed::start(Rpc::Explain);
         let who = principal(&request)?;
         who.may(Rpc::Explain).map_err(denied)?;
         let mut r = request.into_inner();
@@ -801,6 +840,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<Streaming<Envelope>>,
     ) -> Result<Response<pb::IngestResponse>, Status> {
+        let _timed = Timed::start(Rpc::Ingest);
         principal(&request)?.may(Rpc::Ingest).map_err(denied)?;
         if self.source.is_some() {
             return Err(Status::failed_precondition(
@@ -876,6 +916,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::GetOutcomesRequest>,
     ) -> Result<Response<pb::GetOutcomesResponse>, Status> {
+        let _timed = Timed::start(Rpc::GetOutcomes);
         principal(&request)?.may(Rpc::GetOutcomes).map_err(denied)?;
         let r = request.into_inner();
         let today = today(self.as_of);
@@ -911,6 +952,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::GetAccessLogRequest>,
     ) -> Result<Response<pb::GetAccessLogResponse>, Status> {
+        let _timed = Timed::start(Rpc::GetAccessLog);
         self.access_log(request).await
     }
 
@@ -918,6 +960,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::ErasePersonRequest>,
     ) -> Result<Response<pb::ErasePersonResponse>, Status> {
+        let _timed = Timed::start(Rpc::ErasePerson);
         self.erase(request).await
     }
 
@@ -925,6 +968,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::GetIssuedListRequest>,
     ) -> Result<Response<pb::GetIssuedListResponse>, Status> {
+        let _timed = Timed::start(Rpc::GetIssuedList);
         let who = principal(&request)?;
         who.may(Rpc::GetIssuedList).map_err(denied)?;
         let r = request.into_inner();
@@ -948,6 +992,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::VerifyIssuedListRequest>,
     ) -> Result<Response<pb::VerifyIssuedListResponse>, Status> {
+        let _timed = Timed::start(Rpc::VerifyIssuedList);
         let who = principal(&request)?;
         who.may(Rpc::VerifyIssuedList).map_err(denied)?;
         let r = request.into_inner();
@@ -996,6 +1041,7 @@ impl MatchService for MatchServiceImpl {
         &self,
         request: Request<pb::GetStatusRequest>,
     ) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let _timed = Timed::start(Rpc::GetStatus);
         let who = principal(&request)?;
         who.may(Rpc::GetStatus).map_err(denied)?;
         let include_digest = request.into_inner().include_digest;
@@ -1458,7 +1504,15 @@ pub async fn serve_with_source(
     // Without TCP_NODELAY a response's header and body frames wait on the
     // client's delayed ACK: a flat 40 ms on every call.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let mut builder = tonic::transport::Server::builder();
+    // Every call's log lines carry its path and the W3C trace id the caller
+    // sent, so a request can be followed from the gateway into the node.
+    let mut builder = tonic::transport::Server::builder().trace_fn(|request| {
+        tracing::info_span!(
+            "call",
+            path = %request.uri().path(),
+            trace_id = %trace_id(request.headers()).unwrap_or("-"),
+        )
+    });
     if let Some(tls) = &node.tls {
         builder = builder.tls_config(tls.clone())?;
     }
@@ -1511,5 +1565,30 @@ mod tests {
         assert!(super::may_listen(false, addr("0.0.0.0:50051")).is_err());
         assert!(super::may_listen(false, addr("10.1.2.3:50051")).is_err());
         assert!(super::may_listen(true, addr("0.0.0.0:50051")).is_ok());
+    }
+
+    #[test]
+    fn a_well_formed_traceparent_gives_its_trace_id_and_nothing_else_does() {
+        let with = |value: &str| {
+            let mut headers = tonic::codegen::http::HeaderMap::new();
+            headers.insert("traceparent", value.parse().expect("header"));
+            super::trace_id(&headers).map(str::to_owned)
+        };
+        assert_eq!(
+            with("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "<script>-x-y-z",
+        ] {
+            assert_eq!(with(bad), None, "{bad}");
+        }
+        assert_eq!(
+            super::trace_id(&tonic::codegen::http::HeaderMap::new()),
+            None
+        );
     }
 }
