@@ -509,7 +509,9 @@ impl MatchService for MatchServiceImpl {
         let limit = limit(r.limit);
         let read = self.read.clone();
         let today = today(self.as_of);
+        let ticket = self.admission.enter().await?;
         blocking(move || {
+            let _ticket = ticket;
             // Ask for more than needed: the index holds open vacancies, but
             // some may have expired since their last event.
             let hits = read
@@ -940,7 +942,10 @@ impl MatchService for MatchServiceImpl {
         };
         let read = self.read.clone();
         let projection = self.projection.clone();
+        // A report reads the whole state (seconds at a million people).
+        let ticket = self.admission.enter().await?;
         blocking(move || {
+            let _ticket = ticket;
             let report = crate::outcome_metrics::report(&projection, &read, from, to, window)
                 .map_err(projection_status)?;
             Ok(Response::new(convert::outcomes(&report)))
@@ -1132,7 +1137,10 @@ impl MatchServiceImpl {
             }
         };
         let log = self.access.log().clone();
+        // The log is scanned: it waits for a slot like any computation.
+        let ticket = self.admission.enter().await?;
         blocking(move || {
+            let _ticket = ticket;
             let records = log
                 .query(&r.candidate_id, r.from_ms, r.to_ms, limit as usize)
                 .map_err(internal)?;
