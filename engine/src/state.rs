@@ -169,6 +169,13 @@ pub struct State {
     /// id, with a collision chance far below that of a disk error.
     seen_events: HashSet<u128>,
     counters: Counters,
+    /// Issued lists are kept this many days before the newest one (None:
+    /// for ever). Configuration, set by the projection at open.
+    #[serde(skip)]
+    list_retention_days: Option<u32>,
+    /// The newest issued list's day.
+    #[serde(skip)]
+    newest_list_day: Option<Day>,
     /// Candidate slots by domicile comune, ascending.
     #[serde(skip)]
     candidates_by_comune: HashMap<String, Vec<u32>>,
@@ -299,6 +306,7 @@ impl State {
 
     /// Rebuilds the derived indexes; call after deserialising a snapshot.
     pub fn rebuild_indexes(&mut self) {
+        self.newest_list_day = self.lists.values().map(|l| l.issued_day).max();
         self.candidates_by_comune.clear();
         self.mobility_by_comune.clear();
         self.links.clear();
@@ -784,9 +792,21 @@ impl State {
             EventPayload::ListIssued(list) => {
                 if self.lists.contains_key(&event.meta.entity_id) {
                     Err(format!("list {} already recorded", event.meta.entity_id))
+                } else if self
+                    .list_cutoff()
+                    .is_some_and(|cutoff| list.issued_day < cutoff)
+                {
+                    Err(format!(
+                        "list {} older than the retention of recorded lists",
+                        event.meta.entity_id
+                    ))
                 } else {
                     self.lists
                         .insert(event.meta.entity_id.clone(), list.clone());
+                    if self.newest_list_day.is_none_or(|d| list.issued_day > d) {
+                        self.newest_list_day = Some(list.issued_day);
+                        self.drop_old_lists();
+                    }
                     Ok(())
                 }
             }
@@ -900,6 +920,26 @@ impl State {
             self.counters.waiting -= 1;
             // Counted by this call as whatever it turns out to be.
             self.apply(&event);
+        }
+    }
+
+    /// Keeps issued lists `days` days before the newest one (`None`: for
+    /// ever), dropping the older ones now. The set kept depends only on the
+    /// lists, never on their order: a list older than the cutoff is refused,
+    /// and a newer list moves the cutoff and drops what falls behind it.
+    pub fn set_list_retention(&mut self, days: Option<u32>) {
+        self.list_retention_days = days;
+        self.drop_old_lists();
+    }
+
+    fn list_cutoff(&self) -> Option<Day> {
+        let days = i32::try_from(self.list_retention_days?).unwrap_or(i32::MAX);
+        Some(self.newest_list_day?.saturating_sub(days))
+    }
+
+    fn drop_old_lists(&mut self) {
+        if let Some(cutoff) = self.list_cutoff() {
+            self.lists.retain(|_, l| l.issued_day >= cutoff);
         }
     }
 

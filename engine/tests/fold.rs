@@ -471,3 +471,57 @@ fn an_erased_candidacy_keeps_nothing_of_the_person_but_their_pseudonym_and_cpi()
     };
     assert!(matches!(s.apply(&again), Outcome::Ignored { .. }));
 }
+
+fn issued(id: &str, day: i32) -> Event {
+    use incontra_engine::event::{IssuedList, ListDirection, Requester};
+    Event {
+        meta: meta(&format!("list-{id}"), id, 1),
+        payload: EventPayload::ListIssued(IssuedList {
+            direction: ListDirection::CandidatesForVacancy,
+            subject_id: "V1".into(),
+            requester: Requester::default(),
+            issued_day: day,
+            issued_at_ms: i64::from(day) * 86_400_000,
+            log_position: 0,
+            weights_version: "test".into(),
+            rows: Vec::new(),
+            query: None,
+        }),
+    }
+}
+
+#[test]
+fn recorded_lists_are_kept_for_the_retention_whatever_their_order() {
+    // Issue 16: every list answered is recorded; without a retention the
+    // state (and every snapshot) grows for ever.
+    let days = [100, 105, 131, 90, 140, 135, 109];
+    let lists: Vec<Event> = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| issued(&format!("L{i}"), *d))
+        .collect();
+    let kept = |order: &[usize]| {
+        let mut s = State::new();
+        s.set_list_retention(Some(30));
+        for i in order {
+            s.apply(&lists[*i]);
+        }
+        let mut ids: Vec<String> = s.lists().map(|(id, _)| id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    // The newest is day 140: lists of day 110 onwards stay.
+    let expected = vec!["L2", "L4", "L5"];
+    assert_eq!(kept(&[0, 1, 2, 3, 4, 5, 6]), expected);
+    assert_eq!(kept(&[4, 6, 3, 0, 5, 1, 2]), expected);
+    assert_eq!(kept(&[6, 5, 4, 3, 2, 1, 0]), expected);
+    // Without a retention, all of them.
+    let mut s = State::new();
+    for l in &lists {
+        s.apply(l);
+    }
+    assert_eq!(s.lists().count(), days.len());
+    // Turning one on drops what is behind it at once.
+    s.set_list_retention(Some(30));
+    assert_eq!(s.lists().count(), 3);
+}

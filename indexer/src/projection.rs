@@ -113,6 +113,10 @@ pub struct ProjectionOptions {
     /// Commit the text index at most this often while ingesting.
     pub index_commit_interval: Duration,
     pub journal: JournalOptions,
+    /// Issued lists are kept this many days before the newest (`None`: for
+    /// ever): outcome attribution needs 90, a person's appeal against a list
+    /// a few years; older ones leave the state and so the snapshots.
+    pub lists_retention_days: Option<u32>,
 }
 
 impl Default for ProjectionOptions {
@@ -122,6 +126,9 @@ impl Default for ProjectionOptions {
             snapshot_journal_share: 1.0,
             index_commit_interval: Duration::from_secs(1),
             journal: JournalOptions::default(),
+            // Three years: the window of an administrative appeal, and far
+            // beyond any attribution window.
+            lists_retention_days: Some(1_095),
         }
     }
 }
@@ -507,6 +514,7 @@ impl Projection {
             };
         let snapshot_decoded = started.elapsed();
         state.rebuild_indexes();
+        state.set_list_retention(options.lists_retention_days);
         tracing::info!(
             ?journal_opened,
             ?index_opened,

@@ -131,6 +131,10 @@ struct Common {
     /// since the last snapshot is as large as it).
     #[arg(long, default_value_t = ProjectionOptions::default().snapshot_every)]
     snapshot_every: u64,
+    /// Keep issued lists this many days before the newest (outcomes need 90,
+    /// appeals against a list a few years); 0 keeps them for ever.
+    #[arg(long, default_value_t = 1_095)]
+    lists_retention_days: u32,
     /// Authentication (TOML: issuer, audience, JWKS file, claims to roles;
     /// see docs/SECURITY.md). Without it the node serves every caller
     /// unrestricted and refuses to listen beyond loopback. The demo makes
@@ -390,6 +394,8 @@ async fn open(common: &Common, as_of: Option<Day>) -> anyhow::Result<Node> {
         "--snapshot-every must be positive"
     );
     options.projection.snapshot_every = common.snapshot_every;
+    options.projection.lists_retention_days =
+        (common.lists_retention_days > 0).then_some(common.lists_retention_days);
     let node = tokio::task::spawn_blocking(move || Node::open(&options)).await??;
     let r = &node.recovery;
     eprintln!(
