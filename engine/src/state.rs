@@ -932,7 +932,9 @@ impl State {
         self.drop_old_lists();
     }
 
-    fn list_cutoff(&self) -> Option<Day> {
+    /// The day before which issued lists are no longer kept, when a
+    /// retention is set.
+    pub fn list_cutoff(&self) -> Option<Day> {
         let days = i32::try_from(self.list_retention_days?).unwrap_or(i32::MAX);
         Some(self.newest_list_day?.saturating_sub(days))
     }

@@ -658,6 +658,40 @@ impl Journal {
         Ok(dropped)
     }
 
+    /// The first position still held (1 unless old segments were removed).
+    pub fn first_position(&self) -> u64 {
+        self.segments.first().copied().unwrap_or(1)
+    }
+
+    /// The positions (first, last) of every segment but the active one,
+    /// oldest first: what [`Journal::remove_segments_through`] could remove.
+    pub fn closed_segments(&self) -> Vec<(u64, u64)> {
+        self.segments.windows(2).map(|w| (w[0], w[1] - 1)).collect()
+    }
+
+    /// Removes every closed segment whose records are all at or before
+    /// `position`, oldest first, each removal durable before the next, so
+    /// the log stays a gap-free suffix. The active segment always stays.
+    /// Reading before the first segment left is then
+    /// [`JournalError::PositionUnavailable`]. Returns how many went.
+    pub fn remove_segments_through(&mut self, position: u64) -> Result<usize, JournalError> {
+        if self.poisoned {
+            return Err(JournalError::Poisoned);
+        }
+        let doomed = self
+            .closed_segments()
+            .iter()
+            .take_while(|(_, last)| *last <= position)
+            .count();
+        for &first in &self.segments[..doomed] {
+            let path = segment_path(&self.dir, first);
+            fs::remove_file(&path).map_err(io_err("remove segment", &path))?;
+            sync_dir(&self.dir)?;
+        }
+        self.segments.drain(..doomed);
+        Ok(doomed)
+    }
+
     /// Makes segment `index` the active one, cut to `offset` bytes, and
     /// removes every later segment. Does not update the position bookkeeping.
     fn cut(&mut self, index: usize, path: PathBuf, offset: u64) -> Result<(), JournalError> {

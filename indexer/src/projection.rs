@@ -594,7 +594,21 @@ impl Projection {
         // Lists commute with every other event, so they are replayed after
         // the events whatever their interleaving was.
         let mut lists_replayed = 0;
-        for record in lists.journal()?.read_after(snapshot_lists)? {
+        // Segments past the retention may be gone (`prune_lists_journal`):
+        // a state rebuilt without either snapshot starts from what is left,
+        // the lists it lacks being past the retention anyway.
+        let first_list = lists.journal()?.first_position();
+        let lists_from = if snapshot_lists + 1 < first_list {
+            tracing::warn!(
+                snapshot_lists,
+                first_list,
+                "recorded lists before the lists journal's first segment were removed by the retention"
+            );
+            first_list - 1
+        } else {
+            snapshot_lists
+        };
+        for record in lists.journal()?.read_after(lists_from)? {
             let (position, bytes) = record?;
             match decoder.decode_bytes(&bytes) {
                 Ok(event) => {
@@ -948,9 +962,58 @@ impl Projection {
                     .map_err(std::io::Error::other)
             })?;
         }
+        // The snapshot before this one is the fallback recovery may start
+        // from: what it holds is the most the lists journal may lose.
+        let fallback_lists = self.snapshot_lists_position;
         self.snapshot_lists_position = self.lists_applied_position;
         self.snapshot_position = self.applied_position;
         self.journal_bytes_since_snapshot = 0;
+        self.prune_lists_journal(fallback_lists)?;
+        Ok(())
+    }
+
+    /// Removes the lists journal's oldest segments once both kept snapshots
+    /// hold their lists (`through`: the older snapshot's lists position) and
+    /// their newest list is past the retention: the journal then stops
+    /// growing with the history, as the state already did.
+    fn prune_lists_journal(&mut self, through: u64) -> Result<(), ProjectionError> {
+        let Some(cutoff) = self.read.state()?.list_cutoff() else {
+            return Ok(());
+        };
+        let mut journal = self.lists.journal()?;
+        let mut last_gone = 0;
+        for (_, last) in journal.closed_segments() {
+            if last > through {
+                break;
+            }
+            // The segment's last list is its newest (lists are journaled as
+            // they are answered).
+            let newest = journal
+                .read_after(last - 1)?
+                .next()
+                .transpose()?
+                .and_then(|(_, bytes)| {
+                    incontra_proto::events::v1::Envelope::decode(bytes.as_slice()).ok()
+                })
+                .and_then(|e| match e.payload {
+                    Some(incontra_proto::events::v1::envelope::Payload::ListIssued(l)) => {
+                        Some(l.issued_day)
+                    }
+                    _ => None,
+                });
+            match newest {
+                Some(day) if day < cutoff => last_gone = last,
+                _ => break,
+            }
+        }
+        if last_gone > 0 {
+            let removed = journal.remove_segments_through(last_gone)?;
+            tracing::info!(
+                removed,
+                through = last_gone,
+                "lists journal segments past the retention removed"
+            );
+        }
         Ok(())
     }
 }
@@ -1412,6 +1475,82 @@ mod tests {
             })),
         }
         .encode_to_vec()
+    }
+
+    /// A `list` issued on `day`.
+    fn list_on(id: &str, day: i32) -> Vec<u8> {
+        use incontra_proto::events::v1 as ev;
+        use prost::Message;
+        let mut e = ev::Envelope::decode(list(id).as_slice()).unwrap();
+        if let Some(ev::envelope::Payload::ListIssued(l)) = &mut e.payload {
+            l.issued_day = day;
+        }
+        e.encode_to_vec()
+    }
+
+    #[test]
+    fn lists_past_the_retention_leave_the_state_and_their_journal_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = || ProjectionOptions {
+            lists_retention_days: Some(30),
+            journal: JournalOptions {
+                segment_bytes: 2_048,
+                ..JournalOptions::default()
+            },
+            ..ProjectionOptions::default()
+        };
+        let open_with = |dir: &Path| {
+            Projection::open(
+                dir,
+                Arc::new(ReferenceData::embedded().unwrap()),
+                ScoringConfig::embedded_default().unwrap(),
+                Pseudonymiser::new(&[7u8; 32]),
+                options(),
+            )
+        };
+        {
+            let (mut p, _) = open_with(dir.path()).unwrap();
+            let lists = p.lists_journal();
+            // Forty old lists, several segments of them.
+            let old: Vec<Vec<u8>> = (0..40)
+                .map(|i| list_on(&format!("OLD{i}"), 19_000))
+                .collect();
+            assert!(lists.record(&old).unwrap().iter().all(|r| r.is_ok()));
+            p.snapshot().unwrap();
+            // A list a year later: the old ones are past the retention.
+            lists.record(&[list_on("NEW1", 19_400)]).unwrap();
+            p.snapshot().unwrap();
+            lists.record(&[list_on("NEW2", 19_401)]).unwrap();
+            p.snapshot().unwrap();
+            let state = p.read_side().state().unwrap().lists().count();
+            assert_eq!(state, 2, "only the lists within the retention");
+            let first = lists.journal().unwrap().first_position();
+            assert!(first > 1, "old segments removed");
+            assert!(first <= 41, "never a segment with a list still kept");
+        }
+        // Recovery reads what is left, from the snapshot or without it.
+        let (p, _) = open_with(dir.path()).unwrap();
+        let mut kept: Vec<String> = p
+            .read_side()
+            .state()
+            .unwrap()
+            .lists()
+            .map(|(id, _)| id.clone())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, vec!["NEW1", "NEW2"]);
+        drop(p);
+        std::fs::remove_dir_all(dir.path().join("snapshots")).unwrap();
+        let (p, _) = open_with(dir.path()).unwrap();
+        let mut kept: Vec<String> = p
+            .read_side()
+            .state()
+            .unwrap()
+            .lists()
+            .map(|(id, _)| id.clone())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, vec!["NEW1", "NEW2"]);
     }
 
     #[test]
