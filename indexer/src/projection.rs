@@ -89,6 +89,8 @@ pub enum ProjectionError {
     },
     #[error("a lock was poisoned by a panic in another thread")]
     Poisoned,
+    #[error("cancelled: its caller went away")]
+    Cancelled,
     #[error("data directory {0} is in use by another process")]
     InUse(String),
 }
@@ -1048,12 +1050,16 @@ fn event_id_of(bytes: &[u8]) -> String {
 /// node is untouched, and this runs outside its locks. It costs a replay
 /// and a re-index of everything up to `position`: seconds per hundred
 /// thousand events.
+///
+/// `cancelled` is read every few thousand records: set, the work stops
+/// with [`ProjectionError::Cancelled`] (its caller went away).
 pub fn read_side_at(
     live: &ReadSide,
     preparer: &Preparer,
     reader: crate::journal::JournalReader,
     position: u64,
     scratch: &Path,
+    cancelled: &std::sync::atomic::AtomicBool,
 ) -> Result<ReadSide, ProjectionError> {
     let decoder = Decoder::new(&preparer.reference, &preparer.pseudonymiser, &preparer.keys);
     let mut state = State::new();
@@ -1062,6 +1068,9 @@ pub fn read_side_at(
         let (at, bytes) = record?;
         if at > position {
             break;
+        }
+        if at % 4_096 == 0 && cancelled.load(Ordering::Relaxed) {
+            return Err(ProjectionError::Cancelled);
         }
         reached = at;
         if is_control(&bytes) {
@@ -1079,6 +1088,9 @@ pub fn read_side_at(
             found: position,
             journal: reached,
         });
+    }
+    if cancelled.load(Ordering::Relaxed) {
+        return Err(ProjectionError::Cancelled);
     }
     let index = TextIndex::open(scratch)?;
     for v in state.vacancies() {
@@ -1486,6 +1498,39 @@ mod tests {
             l.issued_day = day;
         }
         e.encode_to_vec()
+    }
+
+    #[test]
+    fn a_past_state_is_rebuilt_on_a_copy_and_stops_when_cancelled() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let events = generated(60);
+        let (mut p, _) = open(dir.path()).unwrap();
+        p.ingest(&events[..30]).unwrap();
+        let digest_at_30 = p.read_side().state().unwrap().digest();
+        p.ingest(&events[30..]).unwrap();
+        let live = p.read_side();
+        let past = read_side_at(
+            &live,
+            &p.preparer(),
+            p.journal_reader().unwrap(),
+            30,
+            &scratch.path().join("a"),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(past.state().unwrap().digest(), digest_at_30);
+        assert_eq!(past.applied_position(), 30);
+        let stopped = read_side_at(
+            &live,
+            &p.preparer(),
+            p.journal_reader().unwrap(),
+            30,
+            &scratch.path().join("b"),
+            &AtomicBool::new(true),
+        );
+        assert!(matches!(stopped, Err(ProjectionError::Cancelled)));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! answer to "why was I not on that list last March".
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use incontra_engine::event::{IssuedList, ListDirection, ListQuery};
 use incontra_engine::matching::ListRequest;
@@ -90,6 +91,7 @@ pub fn verify(
     preparer: &Preparer,
     reader: JournalReader,
     scratch: &Path,
+    cancelled: &AtomicBool,
 ) -> Result<pb::VerifyIssuedListResponse, VerifyError> {
     let mut answer = pb::VerifyIssuedListResponse {
         list_id: list_id.to_owned(),
@@ -107,7 +109,14 @@ pub fn verify(
         );
         return Ok(answer);
     }
-    let past = read_side_at(live, preparer, reader, list.log_position, scratch)?;
+    let past = read_side_at(
+        live,
+        preparer,
+        reader,
+        list.log_position,
+        scratch,
+        cancelled,
+    )?;
     let view = past.view(list.issued_day)?;
     let recomputed = match list.direction {
         ListDirection::CandidatesForVacancy => {

@@ -57,6 +57,16 @@ fn known_cpis(reference: &ReferenceData, codes: &[String]) -> Result<(), Status>
     }
 }
 
+/// Sets its flag when dropped: a handler holds one so that work it handed
+/// to the blocking pool learns that the caller went away.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Records how long a call took, in `incontra_rpc_seconds{rpc}`, when the
 /// handler returns or its caller goes away.
 struct Timed(Rpc, std::time::Instant);
@@ -1025,9 +1035,14 @@ impl MatchService for MatchServiceImpl {
             .join(format!("{}-{}", std::process::id(), now_ms()));
         let list_id = r.list_id.clone();
         let checked = list.clone();
+        // Set when this call's future is dropped (its caller went away):
+        // the replay stops instead of running on for nobody.
+        let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(cancelled.clone());
         let answer = blocking(move || {
-            let answer =
-                crate::issued::verify(&list_id, &checked, &read, &preparer, reader, &scratch);
+            let answer = crate::issued::verify(
+                &list_id, &checked, &read, &preparer, reader, &scratch, &cancelled,
+            );
             // The copy is gone whatever happened.
             let _ = std::fs::remove_dir_all(&scratch);
             answer.map_err(internal)
