@@ -53,6 +53,11 @@ pub enum Outcome {
 pub const MAX_WAITING_PER_ENTITY: usize = 64;
 pub const MAX_WAITING: usize = 100_000;
 
+/// Raises `top` to `version`, never lowers it.
+fn bump(top: &mut u64, version: u64) {
+    *top = (*top).max(version);
+}
+
 /// An event's claim on the parts of a vacancy or candidacy: which of the
 /// two parts it sets (each last-writer-wins by entity version), and
 /// whether it also does something that holds whatever the order (adds
@@ -842,19 +847,27 @@ impl State {
         self.seen_events.insert(id_hash);
         match result {
             Ok(()) => {
-                // Only what was applied moves a version on.
-                let top = self.versions.entry(key.clone()).or_default();
-                *top = (*top).max(version);
+                // Only what was applied moves a version on. Every event
+                // passes here: no key is cloned unless it is new to a map.
                 if claim.is_some() {
-                    let parts = self.part_versions.entry(key.clone()).or_default();
-                    for i in 0..2 {
-                        if newer[i] {
-                            parts[i] = version;
+                    if !self.part_versions.contains_key(&key) {
+                        self.part_versions.insert(key.clone(), [0, 0]);
+                    }
+                    if let Some(parts) = self.part_versions.get_mut(&key) {
+                        for i in 0..2 {
+                            if newer[i] {
+                                parts[i] = version;
+                            }
                         }
                     }
                 }
                 self.counters.applied += 1;
-                self.release_waiting(&key);
+                if self.waiting.is_empty() {
+                    bump(self.versions.entry(key).or_default(), version);
+                } else {
+                    bump(self.versions.entry(key.clone()).or_default(), version);
+                    self.release_waiting(&key);
+                }
                 Outcome::Applied
             }
             Err(reason) => {

@@ -645,9 +645,9 @@ impl<'r> Decoder<'r> {
                 if !(1..=100).contains(&a.hours_percent) {
                     return Err(invalid("co.assunzione.hours_percent", "must be 1..=100"));
                 }
-                co_day("co.assunzione.start_day", a.start_day)?;
+                plausible_day("co.assunzione.start_day", a.start_day)?;
                 if a.end_day != 0 {
-                    co_day("co.assunzione.end_day", a.end_day)?;
+                    plausible_day("co.assunzione.end_day", a.end_day)?;
                     if a.end_day < a.start_day {
                         return Err(invalid("co.assunzione.end_day", "before start_day"));
                     }
@@ -687,7 +687,7 @@ impl<'r> Decoder<'r> {
                 }
             }
             Some(Quadro::Proroga(p)) => {
-                co_day("co.proroga.new_end_day", p.new_end_day)?;
+                plausible_day("co.proroga.new_end_day", p.new_end_day)?;
                 CoQuadro::Proroga {
                     new_end_day: p.new_end_day,
                 }
@@ -696,7 +696,7 @@ impl<'r> Decoder<'r> {
                 if t.hours_percent > 100 {
                     return Err(invalid("co.trasformazione.hours_percent", "must be <= 100"));
                 }
-                co_day("co.trasformazione.day", t.day)?;
+                plausible_day("co.trasformazione.day", t.day)?;
                 if !t.contract_code.trim().is_empty() {
                     tables
                         .check_tipologia(t.contract_code.trim(), contract(t.contract_type()), t.day)
@@ -710,7 +710,7 @@ impl<'r> Decoder<'r> {
                 }
             }
             Some(Quadro::Cessazione(c)) => {
-                co_day("co.cessazione.day", c.day)?;
+                plausible_day("co.cessazione.day", c.day)?;
                 CoQuadro::Cessazione {
                     day: c.day,
                     cause: tables
@@ -881,9 +881,10 @@ pub fn check_requester(prefix: &str, r: &pb::Requester) -> Result<(), DecodeErro
     Ok(())
 }
 
-/// A CO date must be a real calendar day of working life: a fixed range,
-/// never "today", so a journaled event decodes the same on every replay.
-fn co_day(field: &str, day: i32) -> Result<(), DecodeError> {
+/// A date of working life (a CO's, a DID, a vacancy's validity): a fixed
+/// range, never "today", so a journaled event decodes the same on every
+/// replay.
+fn plausible_day(field: &str, day: i32) -> Result<(), DecodeError> {
     // 1950-01-01 and 2100-12-31.
     const FIRST: i32 = -7_305;
     const LAST: i32 = 47_846;
@@ -946,12 +947,6 @@ fn printable(field: &str, value: &str) -> Result<(), DecodeError> {
         return Err(invalid(field, "holds control characters"));
     }
     Ok(())
-}
-
-/// A calendar day of working life (1950-2100), for dates that are not a
-/// CO's.
-fn plausible_day(field: &str, day: i32) -> Result<(), DecodeError> {
-    co_day(field, day)
 }
 
 /// A CP2011 code: 1 to 5 dot-separated numeric levels ("5.2.2.1.0").

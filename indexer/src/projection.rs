@@ -636,14 +636,7 @@ impl Projection {
         {
             let state = read.state()?;
             if reindex_all {
-                for v in state.vacancies() {
-                    sync_vacancy(&read.index, &state, &v.id, &reference)?;
-                    reindexed += 1;
-                }
-                for c in state.candidates() {
-                    sync_candidate(&read.index, &state, &c.id, &reference)?;
-                    reindexed += 1;
-                }
+                reindexed += index_everything(&read.index, &state, &reference)?;
             } else {
                 reindexed += touched.sync(&read.index, &state, &reference)?;
             }
@@ -1093,12 +1086,7 @@ pub fn read_side_at(
         return Err(ProjectionError::Cancelled);
     }
     let index = TextIndex::open(scratch)?;
-    for v in state.vacancies() {
-        sync_vacancy(&index, &state, &v.id, &live.reference)?;
-    }
-    for c in state.candidates() {
-        sync_candidate(&index, &state, &c.id, &live.reference)?;
-    }
+    index_everything(&index, &state, &live.reference)?;
     index.commit(position)?;
     Ok(ReadSide {
         state: RwLock::new(state),
@@ -1109,6 +1097,22 @@ pub fn read_side_at(
         congruity: live.congruity.clone(),
         keys: live.keys.clone(),
     })
+}
+
+/// Writes the document of every vacancy and candidate of `state` (or
+/// deletes it, for one not to be searched); returns how many.
+fn index_everything(
+    index: &TextIndex,
+    state: &State,
+    reference: &ReferenceData,
+) -> Result<u64, ProjectionError> {
+    for v in state.vacancies() {
+        sync_vacancy(index, state, &v.id, reference)?;
+    }
+    for c in state.candidates() {
+        sync_candidate(index, state, &c.id, reference)?;
+    }
+    Ok((state.vacancy_count() + state.candidates().count()) as u64)
 }
 
 /// Destroys the keys of the people whose candidacies in `erased` were

@@ -285,17 +285,23 @@ fn person_facts(c: &Candidate) -> PersonFacts<'_> {
     }
 }
 
-/// The candidate id of the citizen a portal token signs in: its subject is
+/// The pseudonym of the citizen a portal token signs in: its subject is
 /// their codice fiscale (SPID's `fiscalNumber`, with or without its
-/// `TINIT-` prefix), looked up by pseudonym as the CO are.
-fn own_candidate(state: &State, pseudonymiser: &Pseudonymiser, who: &Principal) -> Option<String> {
+/// `TINIT-` prefix), pseudonymised as the CO are. `None` for any other
+/// caller.
+fn citizen(who: &Principal, pseudonymiser: &Pseudonymiser) -> Option<String> {
     if !who.roles.contains(&crate::policy::Role::Portal) {
         return None;
     }
     let subject = who.subject.strip_prefix("TINIT-").unwrap_or(&who.subject);
     let cf = CodiceFiscale::parse(subject).ok()?;
+    Some(pseudonymiser.pseudonym(&cf))
+}
+
+/// The candidate id of the citizen a portal token signs in.
+fn own_candidate(state: &State, pseudonymiser: &Pseudonymiser, who: &Principal) -> Option<String> {
     state
-        .candidate_of_person(&pseudonymiser.pseudonym(&cf))
+        .candidate_of_person(&citizen(who, pseudonymiser)?)
         .filter(|c| !c.erased)
         .map(|c| c.id.clone())
 }
@@ -338,11 +344,7 @@ fn the_person<'s>(
 /// kept as the pseudonym their CO are kept by, so that erasing them leaves
 /// no code in either log.
 fn recorded_subject(who: &Principal, pseudonymiser: &Pseudonymiser) -> String {
-    let subject = who.subject.strip_prefix("TINIT-").unwrap_or(&who.subject);
-    match CodiceFiscale::parse(subject) {
-        Ok(cf) if who.roles.contains(&crate::policy::Role::Portal) => pseudonymiser.pseudonym(&cf),
-        _ => who.subject.clone(),
-    }
+    citizen(who, pseudonymiser).unwrap_or_else(|| who.subject.clone())
 }
 
 /// The requester recorded with a list and in the access log: from the
